@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The hot path: what runs on every probe hit. Rules: no lock that can
+ * sleep, no spinlock at all, no allocation, no printk; O(1) in the number
+ * of probes and of slots (two hash lookups and the global slot). Runs with
+ * preemption disabled, which is an RCU read-side critical section.
+ */
+#define pr_fmt(fmt) "kprobecov: " fmt
+
+#include <linux/bitops.h>
+#include <linux/hash.h>
+#include <linux/preempt.h>
+#include <linux/ptrace.h>
+#include <linux/rculist.h>
+#include <linux/sched.h>
+
+#include "kprobecov.h"
+
+struct kpc_entry *kpc_lookup(struct kpc_collector *c, struct pid *key, bool process)
+{
+	struct kpc_entry *e;
+
+	hlist_for_each_entry_rcu(e, &c->table[hash_ptr(key, KPC_TABLE_BITS)], hnode,
+				 lockdep_is_held(&c->tlock))
+		if (e->key == key && e->process == process)
+			return e;
+	return NULL;
+}
+
+/* The caller's return address at a function-entry probe. */
+static unsigned long kpc_return_address(struct pt_regs *regs)
+{
+#if defined(CONFIG_X86)
+	return regs_get_kernel_stack_nth(regs, 0);
+#elif defined(CONFIG_ARM64)
+	return procedure_link_pointer(regs);
+#else
+	return 0;
+#endif
+}
+
+/* Lock-free insert-or-count in the probe's fixed table of callers. */
+static void kpc_record_caller(struct kpc_collector *c, struct kpc_probe *p,
+			      unsigned long ret)
+{
+	u32 i;
+
+	for (i = 0; i < c->max_callers; i++) {
+		struct kpc_caller *cl = &p->callers[i];
+		unsigned long a = READ_ONCE(cl->addr);
+
+		if (!a) {
+			a = cmpxchg(&cl->addr, 0UL, ret);
+			if (!a)
+				a = ret;
+		}
+		if (a == ret) {
+			atomic64_inc(&cl->calls);
+			return;
+		}
+	}
+	atomic64_inc(&p->caller_overflow);
+}
+
+/* AFL-style edge from the previous probe this task hit in the slot. */
+static bool kpc_count_edge(struct kpc_collector *c, struct kpc_slot *s, struct kpc_probe *p)
+{
+	u32 mask = (1U << c->edge_bits) - 1;
+	u32 cur = hash_32(p->index, c->edge_bits);
+	u32 *prevp = in_task() ? &s->prev[hash_ptr(current, KPC_PREV_BITS)] : &s->prev_irq;
+	u32 edge = (READ_ONCE(*prevp) ^ cur) & mask;
+
+	WRITE_ONCE(*prevp, cur >> 1);
+	if (atomic_inc_return((atomic_t *)&s->edges[edge]) != 1)
+		return false;
+	atomic64_inc((atomic64_t *)&s->stats->edges);
+	return !test_bit(edge, c->edge_bitmap) && !test_and_set_bit(edge, c->edge_bitmap);
+}
+
+static void kpc_count(struct kpc_collector *c, struct kpc_slot *s, struct kpc_probe *p)
+{
+	bool fresh = false;
+
+	atomic64_inc((atomic64_t *)&s->counters[p->index]);
+	if (!test_bit(p->index, c->hit_bitmap) && !test_and_set_bit(p->index, c->hit_bitmap))
+		fresh = true;
+	if (c->edge_bits && kpc_count_edge(c, s, p))
+		fresh = true;
+	if (unlikely(fresh)) {
+		atomic64_inc((atomic64_t *)&s->stats->new_coverage);
+		atomic64_inc((atomic64_t *)&c->hdr->new_events);
+		irq_work_queue(&c->poll_work);	/* wakes poll(); NMI-safe */
+	}
+}
+
+/* One writer: the traced thread, in task context. Full buffer: stop. */
+static void kpc_trace(struct kpc_collector *c, struct kpc_probe *p)
+{
+	u64 pos = READ_ONCE(c->trace[0]);
+
+	if (pos < c->trace_entries) {
+		WRITE_ONCE(c->trace[pos + 1], p->index);
+		/* Pairs with the reader's load of trace[0] before the entries. */
+		smp_store_release(&c->trace[0], pos + 1);
+	}
+}
+
+int kpc_pre_handler(struct kprobe *kp, struct pt_regs *regs)
+{
+	struct kpc_probe *p = container_of(kp, struct kpc_probe, kp);
+	struct kpc_collector *c = p->c;
+	struct kpc_slot *ts = NULL, *ps = NULL, *gs;
+
+	if (in_task()) {
+		struct pid *tid = task_pid(current);
+
+		if (unlikely(READ_ONCE(c->trace_key) == tid))
+			kpc_trace(c, p);
+		if (atomic_read(&c->nr_entries)) {
+			struct kpc_entry *e = kpc_lookup(c, tid, false);
+
+			ts = e ? e->slot : NULL;
+			e = kpc_lookup(c, task_tgid(current), true);
+			ps = e ? e->slot : NULL;
+		}
+	}
+	gs = READ_ONCE(c->global);
+
+	if (ts)
+		kpc_count(c, ts, p);
+	if (ps && ps != ts)
+		kpc_count(c, ps, p);
+	if (gs && gs != ts && gs != ps)
+		kpc_count(c, gs, p);
+	/* Callers are collector-wide: once per counted call. */
+	if (p->callers && (ts || ps || gs))
+		kpc_record_caller(c, p, kpc_return_address(regs));
+	return 0;
+}
+NOKPROBE_SYMBOL(kpc_pre_handler);

@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kprobecov internals shared by the module's files. The ABI is in
+ * include/uapi/linux/kprobecov.h; nothing here crosses it.
+ */
+#ifndef _KPROBECOV_INTERNAL_H
+#define _KPROBECOV_INTERNAL_H
+
+#include <linux/atomic.h>
+#include <linux/irq_work.h>
+#include <linux/kprobes.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/pid.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/wait.h>
+#include <uapi/linux/kprobecov.h>
+
+/* Module parameters (read-only once loaded). */
+extern unsigned long kpc_max_probes;
+extern unsigned int kpc_max_slots;
+extern unsigned int kpc_max_area_mb;
+extern unsigned int kpc_max_tasks;
+extern unsigned int kpc_max_callers;
+
+/*
+ * kpc_mutex serialises everything that plants or removes kprobes and the
+ * list of collectors: ADD_PROBES, ARM, DISARM, close, and the module
+ * notifier. Lock order: collector->mutex -> kpc_mutex -> (kprobe_mutex).
+ * kpc_collectors is also walked under RCU by the fork/exit tracepoints.
+ */
+extern struct mutex kpc_mutex;
+extern struct list_head kpc_collectors;
+
+/* Attachments of all collectors: the fork/exit hooks return at once at 0. */
+extern atomic_t kpc_total_entries;
+extern atomic_t kpc_tree_entries;
+
+/* Index of the built-in kernel among a collector's targets. */
+#define KPC_TARGET_VMLINUX 0
+
+/* A distinct caller of a function probe; addr 0 means a free cell. */
+struct kpc_caller {
+	unsigned long addr;
+	atomic64_t calls;
+};
+
+/*
+ * One probe. Its state changes only under kpc_mutex; the hot path reads
+ * only c, index, callers and the collector's area.
+ *   !registered && pending   waiting for its module to load (unloaded: it went)
+ *   registered               planted; counts when want_armed
+ *   !registered && !pending  failed; error holds -errno
+ */
+struct kpc_probe {
+	struct kprobe kp;
+	struct kpc_collector *c;
+	u32 index;
+	u32 group;
+	u32 kind;		/* enum kprobecov_kind */
+	u32 target;		/* index into c->targets */
+	u64 offset;		/* bytes from symbol */
+	u64 address;		/* user-given address (built-in code only), or 0 */
+	char *symbol;
+	int error;
+	bool want_armed;
+	bool registered;
+	bool pending;
+	bool unloaded;		/* its module went away after it was planted */
+	struct kpc_caller *callers;	/* KIND_FUNC only: c->max_callers cells */
+	atomic64_t caller_overflow;
+};
+
+/* Number of hashed per-task "previous probe" cells per slot (edges). */
+#define KPC_PREV_BITS 6
+
+/* A slot: one attribution target's counters. States as KPROBECOV_SLOT_*. */
+struct kpc_slot {
+	u32 index;
+	u32 state;		/* changes under c->tlock */
+	struct list_head entries;	/* struct kpc_entry.slot_link, under c->tlock */
+	u64 *counters;		/* area: max_probes hit counters */
+	u32 *edges;		/* area: 1 << edge_bits counters, or NULL */
+	struct kprobecov_slot_stats *stats;	/* area */
+	u32 prev[1 << KPC_PREV_BITS];	/* AFL-style previous location per hashed task */
+	u32 prev_irq;
+};
+
+/*
+ * An attached pid. key is a task's thread pid (process == false) or its
+ * thread-group pid (process == true); the collector holds a reference on
+ * key, so the pointer is unique for the entry's lifetime. Added and
+ * removed under c->tlock, looked up under RCU, freed after a grace period.
+ */
+struct kpc_entry {
+	struct hlist_node hnode;
+	struct list_head slot_link;
+	struct pid *key;
+	struct kpc_slot *slot;
+	bool process;
+	bool tree;
+	struct rcu_head rcu;
+};
+
+#define KPC_TABLE_BITS 10
+
+/*
+ * A collector: one open /dev/kprobecov. State machine:
+ *   OPEN --INIT--> READY (area allocated, on kpc_collectors) --close--> freed
+ * In READY: probes are appended (never removed before close), slots cycle
+ * FREE -> ATTACHED -> DETACHED -> FREE (RELEASE), and at most one slot
+ * may be the global one. Ioctls on one fd are serialised by mutex.
+ */
+struct kpc_collector {
+	struct mutex mutex;
+	spinlock_t tlock;		/* table, slot entries and states, global */
+	struct list_head node;		/* on kpc_collectors, under kpc_mutex + RCU */
+
+	/* Fixed at INIT. */
+	void *area;			/* vmalloc_user; published with release */
+	size_t area_bytes;
+	u64 max_probes;
+	u32 max_slots;
+	u32 edge_bits;
+	u64 trace_entries;
+	u32 max_callers;
+	struct kprobecov_area_header *hdr;
+	unsigned long *hit_bitmap;
+	unsigned long *edge_bitmap;
+	u64 *trace;			/* [0] = entries written */
+	struct kpc_slot *slots;
+	struct hlist_head table[1 << KPC_TABLE_BITS];
+
+	/* Grows under mutex + kpc_mutex. */
+	struct kpc_probe **probes;
+	u64 nr_probes;
+	char (*targets)[KPROBECOV_MODULE_LEN];
+	u32 nr_targets;
+
+	struct kpc_slot *global;	/* READ_ONCE on the hot path */
+	struct pid *trace_key;		/* thread being traced, or NULL */
+	atomic_t nr_entries;		/* attached pids */
+	atomic_t nr_tree;		/* of which tree-scoped */
+
+	wait_queue_head_t poll_wq;
+	struct irq_work poll_work;
+};
+
+/* hit.c: the kprobe handler. */
+int kpc_pre_handler(struct kprobe *kp, struct pt_regs *regs);
+struct kpc_entry *kpc_lookup(struct kpc_collector *c, struct pid *key, bool process);
+
+/* probes.c */
+int kpc_add_probes(struct kpc_collector *c, struct kprobecov_probe *specs,
+		   u64 count, struct kprobecov_add_probes *out);
+int kpc_select(struct kpc_collector *c, const struct kprobecov_select *sel, bool arm,
+	       u64 *changed);
+void kpc_unplant_all(struct kpc_collector *c);
+void kpc_free_probes(struct kpc_collector *c);
+u32 kpc_probe_state(struct kpc_collector *c, struct kpc_probe *p);
+int kpc_module_notifier_init(void);
+void kpc_module_notifier_exit(void);
+
+/* attach.c */
+int kpc_attach(struct kpc_collector *c, struct kprobecov_attach *a);
+int kpc_detach(struct kpc_collector *c, u64 slot);
+int kpc_reset(struct kpc_collector *c, u64 slot);
+int kpc_release_slot(struct kpc_collector *c, u64 slot);
+void kpc_detach_all(struct kpc_collector *c);
+int kpc_trace_start(struct kpc_collector *c, const struct kprobecov_trace *t);
+int kpc_trace_stop(struct kpc_collector *c);
+int kpc_task_hooks_init(void);
+void kpc_task_hooks_exit(void);
+
+#endif /* _KPROBECOV_INTERNAL_H */

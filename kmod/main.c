@@ -1,0 +1,494 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /dev/kprobecov: the misc device, its ioctls, the mmap'd counter area and
+ * poll(). One open file descriptor is one collector (see kprobecov.h for
+ * its state machine and include/uapi/linux/kprobecov.h for the ABI).
+ */
+#define pr_fmt(fmt) "kprobecov: " fmt
+
+#include <linux/capability.h>
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/overflow.h>
+#include <linux/poll.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/vmalloc.h>
+
+#include "kprobecov.h"
+
+unsigned long kpc_max_probes = 1UL << 20;
+module_param_named(max_probes, kpc_max_probes, ulong, 0444);
+MODULE_PARM_DESC(max_probes, "Largest probe table a collector may ask for");
+
+unsigned int kpc_max_slots = 4096;
+module_param_named(max_slots, kpc_max_slots, uint, 0444);
+MODULE_PARM_DESC(max_slots, "Largest number of slots a collector may ask for");
+
+unsigned int kpc_max_area_mb = 1024;
+module_param_named(max_area_mb, kpc_max_area_mb, uint, 0444);
+MODULE_PARM_DESC(max_area_mb, "Largest counter area of one collector, in MiB");
+
+unsigned int kpc_max_tasks = 65536;
+module_param_named(max_tasks, kpc_max_tasks, uint, 0444);
+MODULE_PARM_DESC(max_tasks, "Pids attached to one collector, inherited ones included");
+
+unsigned int kpc_max_callers = 16;
+module_param_named(max_callers, kpc_max_callers, uint, 0444);
+MODULE_PARM_DESC(max_callers, "Distinct callers recorded per function probe (0: none)");
+
+static ushort kpc_dev_mode = 0600;
+module_param_named(dev_mode, kpc_dev_mode, ushort, 0444);
+MODULE_PARM_DESC(dev_mode, "Permissions of /dev/kprobecov (default 0600: root only)");
+
+DEFINE_MUTEX(kpc_mutex);
+LIST_HEAD(kpc_collectors);
+atomic_t kpc_total_entries = ATOMIC_INIT(0);
+atomic_t kpc_tree_entries = ATOMIC_INIT(0);
+
+static void kpc_poll_wake(struct irq_work *work)
+{
+	struct kpc_collector *c = container_of(work, struct kpc_collector, poll_work);
+
+	wake_up_interruptible_all(&c->poll_wq);
+}
+
+static int kpc_open(struct inode *inode, struct file *file)
+{
+	struct kpc_collector *c = kzalloc(sizeof(*c), GFP_KERNEL);
+
+	if (!c)
+		return -ENOMEM;
+	mutex_init(&c->mutex);
+	spin_lock_init(&c->tlock);
+	INIT_LIST_HEAD(&c->node);
+	init_waitqueue_head(&c->poll_wq);
+	init_irq_work(&c->poll_work, kpc_poll_wake);
+	file->private_data = c;
+	return nonseekable_open(inode, file);
+}
+
+static int kpc_release(struct inode *inode, struct file *file)
+{
+	struct kpc_collector *c = file->private_data;
+
+	if (c->area) {
+		/* After this, no handler of ours runs (unregister waits). */
+		kpc_unplant_all(c);
+		mutex_lock(&kpc_mutex);
+		list_del_rcu(&c->node);
+		mutex_unlock(&kpc_mutex);
+		kpc_detach_all(c);
+		synchronize_rcu();	/* fork/exit hooks walking kpc_collectors */
+		irq_work_sync(&c->poll_work);
+		kpc_free_probes(c);
+		kvfree(c->slots);
+		vfree(c->area);
+	}
+	kfree(c);
+	return 0;
+}
+
+/* Byte offsets of the area's regions, each 64-byte aligned. */
+struct kpc_layout {
+	size_t hit_bitmap, counters, slots, edges, edge_bitmap, trace, total;
+};
+
+static int kpc_layout(const struct kprobecov_init *in, struct kpc_layout *l)
+{
+	size_t size, at = ALIGN(sizeof(struct kprobecov_area_header), 64);
+
+#define KPC_REGION(field, bytes) do {					\
+		l->field = at;						\
+		if (check_add_overflow(at, (size_t)(bytes), &at))	\
+			return -E2BIG;					\
+		at = ALIGN(at, 64);					\
+	} while (0)
+
+	KPC_REGION(hit_bitmap, BITS_TO_LONGS(in->max_probes) * sizeof(long));
+	if (check_mul_overflow((size_t)in->max_probes, (size_t)in->max_slots * sizeof(u64), &size))
+		return -E2BIG;
+	KPC_REGION(counters, size);
+	KPC_REGION(slots, in->max_slots * sizeof(struct kprobecov_slot_stats));
+	if (check_mul_overflow((size_t)in->max_slots, sizeof(u32) << in->edge_bits, &size))
+		return -E2BIG;
+	KPC_REGION(edges, in->edge_bits ? size : 0);
+	KPC_REGION(edge_bitmap, in->edge_bits ? BITS_TO_LONGS(1UL << in->edge_bits) * sizeof(long) : 0);
+	if (check_mul_overflow((size_t)in->trace_entries + 1, sizeof(u64), &size))
+		return -E2BIG;
+	KPC_REGION(trace, in->trace_entries ? size : 0);
+#undef KPC_REGION
+	l->total = PAGE_ALIGN(at);
+	if (l->total < at || l->total > (size_t)kpc_max_area_mb << 20)
+		return -E2BIG;
+	return 0;
+}
+
+static int kpc_init(struct kpc_collector *c, struct kprobecov_init *in)
+{
+	struct kprobecov_area_header *hdr;
+	struct kpc_layout l;
+	void *area;
+	u32 i;
+	int ret;
+
+	if (c->area)
+		return -EBUSY;
+	if (!in->max_probes || in->max_probes > kpc_max_probes || !in->max_slots ||
+	    in->max_slots > kpc_max_slots || in->edge_bits > KPROBECOV_MAX_EDGE_BITS ||
+	    in->trace_entries > (kpc_max_area_mb << 20) / sizeof(u64) || in->flags ||
+	    in->area_bytes || in->reserved[0] || in->reserved[1])
+		return -EINVAL;
+	ret = kpc_layout(in, &l);
+	if (ret)
+		return ret;
+
+	c->probes = kvcalloc(in->max_probes, sizeof(*c->probes), GFP_KERNEL);
+	c->slots = kvcalloc(in->max_slots, sizeof(*c->slots), GFP_KERNEL);
+	c->targets = kcalloc(1, sizeof(*c->targets), GFP_KERNEL);
+	area = vmalloc_user(l.total);	/* zeroed */
+	if (!c->probes || !c->slots || !c->targets || !area) {
+		kvfree(c->probes);
+		kvfree(c->slots);
+		kfree(c->targets);
+		vfree(area);
+		c->probes = NULL;
+		c->slots = NULL;
+		c->targets = NULL;
+		return -ENOMEM;
+	}
+
+	c->max_probes = in->max_probes;
+	c->max_slots = in->max_slots;
+	c->edge_bits = in->edge_bits;
+	c->trace_entries = in->trace_entries;
+	c->max_callers = kpc_max_callers;
+	c->area_bytes = l.total;
+	c->nr_targets = 1;	/* KPC_TARGET_VMLINUX needs no name */
+
+	hdr = area;
+	hdr->magic = KPROBECOV_AREA_MAGIC;
+	hdr->abi = KPROBECOV_ABI_VERSION;
+	hdr->max_probes = c->max_probes;
+	hdr->max_slots = c->max_slots;
+	hdr->edge_bits = c->edge_bits;
+	hdr->trace_entries = c->trace_entries;
+	hdr->hit_bitmap_offset = l.hit_bitmap;
+	hdr->counters_offset = l.counters;
+	hdr->slots_offset = l.slots;
+	hdr->edges_offset = c->edge_bits ? l.edges : 0;
+	hdr->edge_bitmap_offset = c->edge_bits ? l.edge_bitmap : 0;
+	hdr->trace_offset = c->trace_entries ? l.trace : 0;
+	c->hdr = hdr;
+	c->hit_bitmap = area + l.hit_bitmap;
+	c->edge_bitmap = c->edge_bits ? area + l.edge_bitmap : NULL;
+	c->trace = c->trace_entries ? area + l.trace : NULL;
+	for (i = 0; i < c->max_slots; i++) {
+		struct kpc_slot *s = &c->slots[i];
+
+		s->index = i;
+		INIT_LIST_HEAD(&s->entries);
+		s->counters = area + l.counters + (size_t)i * c->max_probes * sizeof(u64);
+		s->stats = area + l.slots + (size_t)i * sizeof(*s->stats);
+		s->edges = c->edge_bits ?
+			area + l.edges + ((size_t)i * sizeof(u32) << c->edge_bits) : NULL;
+	}
+
+	mutex_lock(&kpc_mutex);
+	list_add_tail_rcu(&c->node, &kpc_collectors);
+	mutex_unlock(&kpc_mutex);
+	/* mmap reads c->area without the mutex: publish it last. */
+	smp_store_release(&c->area, area);
+	in->area_bytes = l.total;
+	return 0;
+}
+
+static int kpc_ioctl_add(struct kpc_collector *c, struct kprobecov_add_probes *a)
+{
+	struct kprobecov_probe __user *uspecs = u64_to_user_ptr(a->probes);
+	struct kprobecov_probe *specs;
+	int ret;
+
+	if (a->flags || a->reserved || a->first_index || a->registered || a->pending ||
+	    a->failed || !a->count)
+		return -EINVAL;
+	if (a->count > KPROBECOV_MAX_BATCH)
+		return -E2BIG;
+	specs = vmemdup_user(uspecs, a->count * sizeof(*specs));
+	if (IS_ERR(specs))
+		return PTR_ERR(specs);
+	ret = kpc_add_probes(c, specs, a->count, a);
+	if (!ret && copy_to_user(uspecs, specs, a->count * sizeof(*specs)))
+		ret = -EFAULT;	/* the probes were added: the status query still works */
+	kvfree(specs);
+	return ret;
+}
+
+static int kpc_ioctl_status(struct kpc_collector *c, struct kprobecov_status_query *q)
+{
+	struct kprobecov_probe_status *st;
+	u64 i;
+	int ret = 0;
+
+	if (q->reserved || q->first > c->nr_probes || q->count > c->nr_probes - q->first)
+		return -EINVAL;
+	if (!q->count)
+		return 0;
+	st = kvmalloc_array(q->count, sizeof(*st), GFP_KERNEL);
+	if (!st)
+		return -ENOMEM;
+	mutex_lock(&kpc_mutex);
+	for (i = 0; i < q->count; i++) {
+		struct kpc_probe *p = c->probes[q->first + i];
+
+		st[i].state = kpc_probe_state(c, p);
+		st[i].error = p->error;
+	}
+	mutex_unlock(&kpc_mutex);
+	if (copy_to_user(u64_to_user_ptr(q->status), st, q->count * sizeof(*st)))
+		ret = -EFAULT;
+	kvfree(st);
+	return ret;
+}
+
+#define KPC_KIND_MASK (((1ULL << (KPROBECOV_KIND_MAX + 1)) - 1) & ~1ULL)
+
+static int kpc_ioctl_next_unhit(struct kpc_collector *c, struct kprobecov_next_unhit *q)
+{
+	u64 kinds = q->kinds ?: KPC_KIND_MASK, skip = q->skip, i;
+
+	if ((q->kinds & ~KPC_KIND_MASK) || q->reserved || q->index)
+		return -EINVAL;
+	mutex_lock(&kpc_mutex);	/* registered/pending change under it */
+	for (i = q->from; i < c->nr_probes; i++) {
+		struct kpc_probe *p = c->probes[i];
+
+		if (!(kinds & (1ULL << p->kind)) || test_bit(i, c->hit_bitmap) ||
+		    (!p->registered && !p->pending))
+			continue;
+		if (!skip--)
+			break;
+	}
+	mutex_unlock(&kpc_mutex);
+	if (i >= c->nr_probes)
+		return -ENOENT;
+	q->index = i;
+	return 0;
+}
+
+static int kpc_ioctl_callers(struct kpc_collector *c, struct kprobecov_callers *q)
+{
+	struct kprobecov_caller *out;
+	struct kpc_probe *p;
+	bool show = capable(CAP_SYSLOG);
+	u64 n = 0, i;
+	int ret = 0;
+
+	if (q->reserved || q->count || q->overflow || q->probe >= c->nr_probes)
+		return -EINVAL;
+	p = c->probes[q->probe];
+	if (p->kind != KPROBECOV_KIND_FUNC)
+		return -EINVAL;
+	out = kcalloc(c->max_callers ?: 1, sizeof(*out), GFP_KERNEL);
+	if (!out)
+		return -ENOMEM;
+	for (i = 0; p->callers && i < c->max_callers; i++) {
+		unsigned long addr = READ_ONCE(p->callers[i].addr);
+
+		if (!addr)
+			continue;
+		out[n].address = show ? addr : 0;
+		out[n].calls = atomic64_read(&p->callers[i].calls);
+		snprintf(out[n].symbol, sizeof(out[n].symbol), "%pB", (void *)addr);
+		if (!show && !strncmp(out[n].symbol, "0x", 2))
+			strscpy(out[n].symbol, "?", sizeof(out[n].symbol));	/* no symbol: hide */
+		n++;
+	}
+	q->count = n;
+	q->overflow = atomic64_read(&p->caller_overflow);
+	if (copy_to_user(u64_to_user_ptr(q->callers), out, min(n, q->capacity) * sizeof(*out)))
+		ret = -EFAULT;
+	kfree(out);
+	return ret;
+}
+
+/* Every command's argument struct, copied in whole and out whole. */
+union kpc_arg {
+	struct kprobecov_version version;
+	struct kprobecov_init init;
+	struct kprobecov_add_probes add;
+	struct kprobecov_select select;
+	struct kprobecov_attach attach;
+	struct kprobecov_slot_op slot_op;
+	struct kprobecov_status_query status;
+	struct kprobecov_next_unhit next_unhit;
+	struct kprobecov_callers callers;
+	struct kprobecov_trace trace;
+};
+
+static long kpc_ioctl_locked(struct kpc_collector *c, unsigned int cmd, union kpc_arg *arg)
+{
+	if (cmd == KPROBECOV_GET_VERSION) {
+		memset(&arg->version, 0, sizeof(arg->version));
+		arg->version.abi = KPROBECOV_ABI_VERSION;
+		arg->version.max_probes = kpc_max_probes;
+		arg->version.max_slots = kpc_max_slots;
+		arg->version.max_area_bytes = (u64)kpc_max_area_mb << 20;
+		arg->version.max_tasks = kpc_max_tasks;
+		arg->version.max_callers = kpc_max_callers;
+		return 0;
+	}
+	if (cmd == KPROBECOV_INIT)
+		return kpc_init(c, &arg->init);
+	if (!c->area)
+		return -EBADFD;
+
+	switch (cmd) {
+	case KPROBECOV_ADD_PROBES:
+		return kpc_ioctl_add(c, &arg->add);
+	case KPROBECOV_ARM:
+	case KPROBECOV_DISARM:
+		if (arg->select.changed || arg->select.reserved)
+			return -EINVAL;
+		return kpc_select(c, &arg->select, cmd == KPROBECOV_ARM, &arg->select.changed);
+	case KPROBECOV_ATTACH:
+		if (arg->attach.slot)
+			return -EINVAL;
+		return kpc_attach(c, &arg->attach);
+	case KPROBECOV_DETACH:
+	case KPROBECOV_RESET:
+	case KPROBECOV_RELEASE:
+		if (arg->slot_op.flags)
+			return -EINVAL;
+		if (cmd == KPROBECOV_DETACH)
+			return kpc_detach(c, arg->slot_op.slot);
+		if (cmd == KPROBECOV_RESET)
+			return kpc_reset(c, arg->slot_op.slot);
+		return kpc_release_slot(c, arg->slot_op.slot);
+	case KPROBECOV_GET_PROBE_STATUS:
+		return kpc_ioctl_status(c, &arg->status);
+	case KPROBECOV_NEXT_UNHIT:
+		return kpc_ioctl_next_unhit(c, &arg->next_unhit);
+	case KPROBECOV_GET_CALLERS:
+		return kpc_ioctl_callers(c, &arg->callers);
+	case KPROBECOV_TRACE_START:
+		return kpc_trace_start(c, &arg->trace);
+	case KPROBECOV_TRACE_STOP:
+		return kpc_trace_stop(c);
+	}
+	return -ENOTTY;
+}
+
+static bool kpc_known_cmd(unsigned int cmd)
+{
+	switch (cmd) {
+	case KPROBECOV_GET_VERSION: case KPROBECOV_INIT: case KPROBECOV_ADD_PROBES:
+	case KPROBECOV_ARM: case KPROBECOV_DISARM: case KPROBECOV_ATTACH:
+	case KPROBECOV_DETACH: case KPROBECOV_RESET: case KPROBECOV_RELEASE:
+	case KPROBECOV_GET_PROBE_STATUS: case KPROBECOV_NEXT_UNHIT:
+	case KPROBECOV_GET_CALLERS: case KPROBECOV_TRACE_START: case KPROBECOV_TRACE_STOP:
+		return true;
+	}
+	return false;
+}
+
+static long kpc_ioctl(struct file *file, unsigned int cmd, unsigned long uarg)
+{
+	struct kpc_collector *c = file->private_data;
+	void __user *up = (void __user *)uarg;
+	size_t size = _IOC_SIZE(cmd);
+	union kpc_arg arg;
+	long ret;
+
+	if (!kpc_known_cmd(cmd))
+		return -ENOTTY;
+	memset(&arg, 0, sizeof(arg));
+	if ((_IOC_DIR(cmd) & _IOC_WRITE) && copy_from_user(&arg, up, size))
+		return -EFAULT;
+	mutex_lock(&c->mutex);
+	ret = kpc_ioctl_locked(c, cmd, &arg);
+	mutex_unlock(&c->mutex);
+	if (!ret && (_IOC_DIR(cmd) & _IOC_READ) && copy_to_user(up, &arg, size))
+		return -EFAULT;
+	return ret;
+}
+
+static int kpc_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct kpc_collector *c = file->private_data;
+	void *area = smp_load_acquire(&c->area);	/* pairs with kpc_init */
+
+	if (!area)
+		return -EBADFD;
+	if (vma->vm_pgoff || vma->vm_end - vma->vm_start != c->area_bytes)
+		return -EINVAL;
+	return remap_vmalloc_range(vma, area, 0);
+}
+
+static __poll_t kpc_poll(struct file *file, poll_table *wait)
+{
+	struct kpc_collector *c = file->private_data;
+	struct kprobecov_area_header *hdr;
+
+	if (!smp_load_acquire(&c->area))
+		return EPOLLERR;
+	hdr = c->hdr;
+	poll_wait(file, &c->poll_wq, wait);
+	if (READ_ONCE(hdr->new_events) != READ_ONCE(hdr->new_events_seen))
+		return EPOLLIN | EPOLLRDNORM;
+	return 0;
+}
+
+static const struct file_operations kpc_fops = {
+	.owner = THIS_MODULE,
+	.open = kpc_open,
+	.release = kpc_release,
+	.unlocked_ioctl = kpc_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.mmap = kpc_mmap,
+	.poll = kpc_poll,
+	.llseek = no_llseek,
+};
+
+static struct miscdevice kpc_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "kprobecov",
+	.fops = &kpc_fops,
+};
+
+static int __init kpc_module_init(void)
+{
+	int ret;
+
+	kpc_misc.mode = kpc_dev_mode;
+	ret = kpc_task_hooks_init();
+	if (ret)
+		return ret;
+	ret = kpc_module_notifier_init();
+	if (ret)
+		goto err_hooks;
+	ret = misc_register(&kpc_misc);
+	if (ret)
+		goto err_notifier;
+	return 0;
+
+err_notifier:
+	kpc_module_notifier_exit();
+err_hooks:
+	kpc_task_hooks_exit();
+	return ret;
+}
+
+static void __exit kpc_module_exit(void)
+{
+	misc_deregister(&kpc_misc);
+	kpc_module_notifier_exit();
+	kpc_task_hooks_exit();
+}
+
+module_init(kpc_module_init);
+module_exit(kpc_module_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Kernel code coverage for user-space test suites, with kprobes");

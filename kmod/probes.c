@@ -1,0 +1,550 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Probes: adding, planting (registering) and removing kprobes, arming, and
+ * following modules as they load and unload. Everything here runs in
+ * process context under kpc_mutex.
+ *
+ * Probes are module-relative: (module, symbol, offset). A module's symbols
+ * are resolved from its own kallsyms in one pass (6.1's kallsyms_lookup_name
+ * scans all of vmlinux for every "mod:sym"); built-in symbols go through
+ * register_kprobe's own lookup, once per run of probes on one symbol, unless
+ * user space gave the address.
+ */
+#define pr_fmt(fmt) "kprobecov: " fmt
+
+#include <linux/kallsyms.h>
+#include <linux/kobject.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/stringhash.h>
+#include <linux/vmalloc.h>
+
+#include "kprobecov.h"
+
+static bool kpc_is_vmlinux(const char *module)
+{
+	return !module[0] || !strcmp(module, "vmlinux");
+}
+
+/* Index of a target name in c->targets, added if new; -ENOMEM on failure. */
+static int kpc_target_index(struct kpc_collector *c, const char *module, bool add)
+{
+	char (*grown)[KPROBECOV_MODULE_LEN];
+	u32 i;
+
+	if (kpc_is_vmlinux(module))
+		return KPC_TARGET_VMLINUX;
+	for (i = 1; i < c->nr_targets; i++)
+		if (!strcmp(c->targets[i], module))
+			return i;
+	if (!add)
+		return -ENOENT;
+	grown = krealloc_array(c->targets, c->nr_targets + 1, sizeof(*grown), GFP_KERNEL);
+	if (!grown)
+		return -ENOMEM;
+	c->targets = grown;
+	strscpy(c->targets[c->nr_targets], module, KPROBECOV_MODULE_LEN);
+	return c->nr_targets++;
+}
+
+/*
+ * The loaded module of that name, pinned by its kobject (free_module waits
+ * for the last kobject reference), or NULL. *builtin is set when the name
+ * is built-in code (a /sys/module entry without a module).
+ */
+static struct module *kpc_get_module(const char *name, struct kobject **kobj, bool *builtin)
+{
+	struct module_kobject *mk;
+
+	*builtin = false;
+	*kobj = kset_find_obj(THIS_MODULE->mkobj.kobj.kset, name);
+	if (!*kobj)
+		return NULL;
+	mk = container_of(*kobj, struct module_kobject, kobj);
+	if (!mk->mod)
+		*builtin = true;
+	else if (mk->mod->state == MODULE_STATE_COMING || mk->mod->state == MODULE_STATE_LIVE)
+		return mk->mod;
+	kobject_put(*kobj);
+	*kobj = NULL;
+	return NULL;
+}
+
+/* Open-addressing table of wanted symbol names -> addresses. */
+struct kpc_want {
+	const char *name;
+	unsigned long addr;
+};
+
+static struct kpc_want *kpc_want_slot(struct kpc_want *t, u32 mask, const char *name)
+{
+	u32 i = full_name_hash(NULL, name, strlen(name)) & mask;
+
+	while (t[i].name && strcmp(t[i].name, name))
+		i = (i + 1) & mask;
+	return &t[i];
+}
+
+/*
+ * Resolve the symbols of probes[0..n) in mod with one pass over the
+ * module's symbol table (the first symbol of a duplicated name wins).
+ * Sets addresses[i] to symbol + offset, or 0 when the symbol is unknown.
+ */
+static int kpc_resolve_module(struct module *mod, struct kpc_probe **probes, u32 n,
+			      unsigned long *addresses)
+{
+	struct mod_kallsyms *ks;
+	struct kpc_want *t;
+	u32 size = roundup_pow_of_two(2 * n + 1), mask = size - 1, i;
+
+	t = kvcalloc(size, sizeof(*t), GFP_KERNEL);
+	if (!t)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		kpc_want_slot(t, mask, probes[i]->symbol)->name = probes[i]->symbol;
+
+	preempt_disable();	/* mod->kallsyms is RCU-sched protected */
+	ks = rcu_dereference_sched(mod->kallsyms);
+	for (i = 0; i < ks->num_symtab; i++) {
+		const Elf_Sym *sym = &ks->symtab[i];
+		const char *name = ks->strtab + sym->st_name;
+		struct kpc_want *w;
+
+		if (!*name || sym->st_shndx == SHN_UNDEF)
+			continue;
+		w = kpc_want_slot(t, mask, name);
+		if (w->name && !w->addr)
+			w->addr = sym->st_value;
+	}
+	preempt_enable();
+
+	for (i = 0; i < n; i++) {
+		unsigned long base = kpc_want_slot(t, mask, probes[i]->symbol)->addr;
+
+		addresses[i] = base ? base + probes[i]->offset : 0;
+	}
+	kvfree(t);
+	return 0;
+}
+
+/* Offset of addr in its symbol, parsed from "sym+0xoff/0xsize". */
+static int kpc_symbol_offset(unsigned long addr, const char *symbol, unsigned long *off)
+{
+	char buf[KSYM_SYMBOL_LEN];
+	size_t len = strlen(symbol);
+
+	sprint_symbol(buf, addr);
+	if (strncmp(buf, symbol, len) || buf[len] != '+')
+		return -EADDRNOTAVAIL;
+	if (sscanf(buf + len + 1, "0x%lx/", off) != 1)
+		return -EADDRNOTAVAIL;
+	return 0;
+}
+
+/* Register one probe at addr (or by symbol name when addr is 0). */
+static int kpc_register(struct kpc_probe *p, unsigned long addr)
+{
+	int ret;
+
+	memset(&p->kp, 0, sizeof(p->kp));
+	p->kp.pre_handler = kpc_pre_handler;
+	p->kp.flags = p->want_armed ? 0 : KPROBE_FLAG_DISABLED;
+	if (addr) {
+		p->kp.addr = (kprobe_opcode_t *)addr;
+	} else {
+		p->kp.symbol_name = p->symbol;
+		p->kp.offset = p->offset;
+	}
+	ret = register_kprobe(&p->kp);
+	p->error = ret;
+	p->registered = !ret;
+	p->pending = false;
+	if (!ret)
+		p->unloaded = false;
+	return ret;
+}
+
+/* Plant built-in probes; consecutive probes on one symbol share a lookup. */
+static void kpc_plant_vmlinux(struct kpc_probe **probes, u32 n)
+{
+	const char *last = NULL;
+	unsigned long base = 0;
+	u32 i;
+
+	for (i = 0; i < n; i++) {
+		struct kpc_probe *p = probes[i];
+		unsigned long off;
+
+		if (p->address) {
+			/* User space said where: check it is symbol + offset. */
+			if (kpc_symbol_offset(p->address, p->symbol, &off) || off != p->offset) {
+				p->error = -EADDRNOTAVAIL;
+				continue;
+			}
+			kpc_register(p, p->address);
+			continue;
+		}
+		if (last && !strcmp(last, p->symbol) && base) {
+			kpc_register(p, base + p->offset);
+			continue;
+		}
+		last = p->symbol;
+		base = 0;
+		if (!kpc_register(p, 0) &&
+		    !kpc_symbol_offset((unsigned long)p->kp.addr, p->symbol, &off))
+			base = (unsigned long)p->kp.addr - off;
+	}
+}
+
+/* Plant probes of a loaded module. */
+static void kpc_plant_module(struct module *mod, struct kpc_probe **probes, u32 n)
+{
+	unsigned long *addresses = kvcalloc(n, sizeof(*addresses), GFP_KERNEL);
+	u32 i;
+
+	if (!addresses || kpc_resolve_module(mod, probes, n, addresses)) {
+		for (i = 0; i < n; i++) {
+			probes[i]->error = -ENOMEM;
+			probes[i]->pending = false;
+		}
+		kvfree(addresses);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (addresses[i]) {
+			kpc_register(probes[i], addresses[i]);
+		} else {
+			probes[i]->error = -ENOENT;
+			probes[i]->pending = false;
+		}
+	}
+	kvfree(addresses);
+}
+
+/* Plant probes that all belong to one target; unloaded modules: pending. */
+static void kpc_plant(struct kpc_collector *c, u32 target, struct kpc_probe **probes, u32 n)
+{
+	struct kobject *kobj;
+	struct module *mod;
+	bool builtin;
+	u32 i;
+
+	if (target == KPC_TARGET_VMLINUX) {
+		kpc_plant_vmlinux(probes, n);
+		return;
+	}
+	mod = kpc_get_module(c->targets[target], &kobj, &builtin);
+	if (mod) {
+		kpc_plant_module(mod, probes, n);
+		kobject_put(kobj);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		probes[i]->pending = !builtin;
+		probes[i]->error = builtin ? -ENOENT : 0;
+	}
+}
+
+static int kpc_check_spec(const struct kprobecov_probe *s)
+{
+	if (s->kind < KPROBECOV_KIND_FUNC || s->kind > KPROBECOV_KIND_MAX)
+		return -EINVAL;
+	if (s->kind == KPROBECOV_KIND_FUNC && s->offset)
+		return -EINVAL;
+	if (s->offset > UINT_MAX || s->error || s->state)
+		return -EINVAL;
+	if (!memchr(s->module, 0, sizeof(s->module)) || !s->symbol[0] ||
+	    !memchr(s->symbol, 0, sizeof(s->symbol)))
+		return -EINVAL;
+	if (s->address && !kpc_is_vmlinux(s->module))
+		return -EINVAL;
+	return 0;
+}
+
+static struct kpc_probe *kpc_new_probe(struct kpc_collector *c, const struct kprobecov_probe *s,
+				       u32 target)
+{
+	struct kpc_probe *p = kzalloc(sizeof(*p), GFP_KERNEL);
+
+	if (!p)
+		return NULL;
+	p->symbol = kstrdup(s->symbol, GFP_KERNEL);
+	if (s->kind == KPROBECOV_KIND_FUNC && c->max_callers)
+		p->callers = kcalloc(c->max_callers, sizeof(*p->callers), GFP_KERNEL);
+	if (!p->symbol || (s->kind == KPROBECOV_KIND_FUNC && c->max_callers && !p->callers)) {
+		kfree(p->callers);
+		kfree(p->symbol);
+		kfree(p);
+		return NULL;
+	}
+	p->c = c;
+	p->kind = s->kind;
+	p->group = s->group;
+	p->offset = s->offset;
+	p->address = s->address;
+	p->target = target;
+	return p;
+}
+
+/*
+ * Append a checked batch. Each probe is first allocated (all or nothing),
+ * then planted target by target; results are written back into specs.
+ */
+int kpc_add_probes(struct kpc_collector *c, struct kprobecov_probe *specs, u64 count,
+		   struct kprobecov_add_probes *out)
+{
+	struct kpc_probe **batch;
+	u64 i, j;
+	int ret = 0;
+
+	for (i = 0; i < count; i++)
+		if (kpc_check_spec(&specs[i]))
+			return -EINVAL;
+	if (count > c->max_probes - c->nr_probes)
+		return -ENOSPC;
+	batch = kvcalloc(count, sizeof(*batch), GFP_KERNEL);
+	if (!batch)
+		return -ENOMEM;
+
+	mutex_lock(&kpc_mutex);
+	for (i = 0; i < count; i++) {
+		int target;
+
+		strreplace(specs[i].module, '-', '_');	/* module names as lsmod shows them */
+		target = kpc_target_index(c, specs[i].module, true);
+
+		batch[i] = target < 0 ? NULL : kpc_new_probe(c, &specs[i], target);
+		if (!batch[i]) {
+			while (i--) {
+				kfree(batch[i]->callers);
+				kfree(batch[i]->symbol);
+				kfree(batch[i]);
+			}
+			ret = -ENOMEM;
+			goto out;
+		}
+		batch[i]->index = c->nr_probes + i;
+	}
+
+	/* Plant per target: gather each target's probes, in batch order. */
+	for (i = 0; i < count; i++) {
+		struct kpc_probe **run = batch + i;
+		u32 n = 1;
+
+		if (!batch[i])
+			continue;
+		for (j = i + 1; j < count; j++) {
+			if (batch[j] && batch[j]->target == batch[i]->target) {
+				swap(batch[i + n], batch[j]);
+				n++;
+			}
+		}
+		kpc_plant(c, run[0]->target, run, n);
+		i += n - 1;
+	}
+
+	/* Publish: the hot path never reads c->probes, only kp's container. */
+	out->first_index = c->nr_probes;
+	out->registered = out->pending = out->failed = 0;
+	for (i = 0; i < count; i++) {
+		struct kpc_probe *p = batch[i];
+
+		c->probes[p->index] = p;
+		specs[p->index - c->nr_probes].error = p->error;
+		specs[p->index - c->nr_probes].state = kpc_probe_state(c, p);
+		if (p->registered)
+			out->registered++;
+		else if (p->pending)
+			out->pending++;
+		else
+			out->failed++;
+	}
+	c->nr_probes += count;
+	WRITE_ONCE(c->hdr->nr_probes, c->nr_probes);
+out:
+	mutex_unlock(&kpc_mutex);
+	kvfree(batch);
+	return ret;
+}
+
+u32 kpc_probe_state(struct kpc_collector *c, struct kpc_probe *p)
+{
+	u32 state = p->kind << KPROBECOV_STATE_KIND_SHIFT;
+
+	if (p->registered) {
+		state |= KPROBECOV_STATE_REGISTERED;
+		if (kprobe_gone(&p->kp))
+			state |= KPROBECOV_STATE_GONE;
+	}
+	if (p->want_armed)
+		state |= KPROBECOV_STATE_ARMED;
+	if (p->pending)
+		state |= KPROBECOV_STATE_PENDING;
+	if (p->unloaded)
+		state |= KPROBECOV_STATE_GONE;
+	if (!p->registered && !p->pending)
+		state |= KPROBECOV_STATE_FAILED;
+	if (test_bit(p->index, c->hit_bitmap))
+		state |= KPROBECOV_STATE_HIT;
+	return state;
+}
+
+static bool kpc_selected(const struct kprobecov_select *sel, struct kpc_probe *p)
+{
+	switch (sel->how) {
+	case KPROBECOV_SELECT_RANGE:
+		return p->index >= sel->first && p->index - sel->first < sel->count;
+	case KPROBECOV_SELECT_GROUP:
+		return p->group == sel->group;
+	default:
+		return true;
+	}
+}
+
+/* ARM / DISARM. Pending probes keep the wish and get it when planted. */
+int kpc_select(struct kpc_collector *c, const struct kprobecov_select *sel, bool arm,
+	       u64 *changed)
+{
+	u64 i, first = 0, end = c->nr_probes;
+
+	if (sel->how < KPROBECOV_SELECT_ALL || sel->how > KPROBECOV_SELECT_GROUP)
+		return -EINVAL;
+	if (sel->how == KPROBECOV_SELECT_RANGE) {
+		if (sel->first > c->nr_probes || sel->count > c->nr_probes - sel->first)
+			return -EINVAL;
+		first = sel->first;
+		end = sel->first + sel->count;
+	} else if (sel->first || sel->count) {
+		return -EINVAL;
+	}
+	if (sel->how != KPROBECOV_SELECT_GROUP && sel->group)
+		return -EINVAL;
+
+	*changed = 0;
+	mutex_lock(&kpc_mutex);
+	for (i = first; i < end; i++) {
+		struct kpc_probe *p = c->probes[i];
+		int ret;
+
+		if (!kpc_selected(sel, p) || p->want_armed == arm)
+			continue;
+		p->want_armed = arm;
+		(*changed)++;
+		if (!p->registered || kprobe_gone(&p->kp))
+			continue;
+		ret = arm ? enable_kprobe(&p->kp) : disable_kprobe(&p->kp);
+		if (ret)
+			p->error = ret;
+	}
+	mutex_unlock(&kpc_mutex);
+	return 0;
+}
+
+/* Unregister the collector's planted probes of target (all if target < 0). */
+static void kpc_unplant(struct kpc_collector *c, int target, bool unloaded)
+{
+	struct kprobe **kps;
+	u64 i, n = 0;
+
+	lockdep_assert_held(&kpc_mutex);
+	kps = kvmalloc_array(c->nr_probes ?: 1, sizeof(*kps), GFP_KERNEL);
+	for (i = 0; i < c->nr_probes; i++) {
+		struct kpc_probe *p = c->probes[i];
+
+		if (!p->registered || (target >= 0 && p->target != target))
+			continue;
+		if (kps)
+			kps[n++] = &p->kp;
+		else
+			unregister_kprobe(&p->kp);	/* no memory: one grace period each */
+		p->registered = false;
+		p->pending = unloaded;
+		p->unloaded = unloaded;
+	}
+	if (n)
+		unregister_kprobes(kps, n);	/* one grace period for all */
+	kvfree(kps);
+}
+
+void kpc_unplant_all(struct kpc_collector *c)
+{
+	mutex_lock(&kpc_mutex);
+	kpc_unplant(c, -1, false);
+	mutex_unlock(&kpc_mutex);
+}
+
+void kpc_free_probes(struct kpc_collector *c)
+{
+	u64 i;
+
+	for (i = 0; i < c->nr_probes; i++) {
+		kfree(c->probes[i]->callers);
+		kfree(c->probes[i]->symbol);
+		kfree(c->probes[i]);
+	}
+	kvfree(c->probes);
+	kfree(c->targets);
+}
+
+/* Plant every pending probe of target now that mod is here. */
+static void kpc_plant_pending(struct kpc_collector *c, u32 target, struct module *mod)
+{
+	struct kpc_probe **run;
+	u64 i, n = 0;
+
+	run = kvmalloc_array(c->nr_probes ?: 1, sizeof(*run), GFP_KERNEL);
+	if (!run) {
+		pr_err("out of memory planting probes on %s\n", mod->name);
+		return;
+	}
+	for (i = 0; i < c->nr_probes; i++)
+		if (c->probes[i]->target == target && c->probes[i]->pending)
+			run[n++] = c->probes[i];
+	if (n)
+		kpc_plant_module(mod, run, n);
+	kvfree(run);
+}
+
+/*
+ * COMING: plant pending probes, so module_init is covered. LIVE: the same,
+ * for a module whose sysfs entry was not there yet when ADD looked.
+ * GOING: unregister, keep the wish to be armed for the next load.
+ */
+static int kpc_module_event(struct notifier_block *nb, unsigned long action, void *data)
+{
+	struct module *mod = data;
+	struct kpc_collector *c;
+
+	if (action != MODULE_STATE_COMING && action != MODULE_STATE_LIVE &&
+	    action != MODULE_STATE_GOING)
+		return NOTIFY_DONE;
+
+	mutex_lock(&kpc_mutex);
+	list_for_each_entry(c, &kpc_collectors, node) {
+		int target = kpc_target_index(c, mod->name, false);
+
+		if (target <= KPC_TARGET_VMLINUX)
+			continue;
+		if (action == MODULE_STATE_GOING)
+			kpc_unplant(c, target, true);
+		else
+			kpc_plant_pending(c, target, mod);
+	}
+	mutex_unlock(&kpc_mutex);
+	return NOTIFY_OK;
+}
+
+static struct notifier_block kpc_module_nb = {
+	.notifier_call = kpc_module_event,
+};
+
+int kpc_module_notifier_init(void)
+{
+	return register_module_notifier(&kpc_module_nb);
+}
+
+void kpc_module_notifier_exit(void)
+{
+	unregister_module_notifier(&kpc_module_nb);
+}
