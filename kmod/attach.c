@@ -11,6 +11,8 @@
  */
 #define pr_fmt(fmt) "kprobecov: " fmt
 
+#include <linux/capability.h>
+#include <linux/cred.h>
 #include <linux/hash.h>
 #include <linux/rculist.h>
 #include <linux/sched.h>
@@ -46,6 +48,25 @@ static struct task_struct *kpc_get_task(u64 nr)
 	task = get_pid_task(pid, PIDTYPE_PID);
 	put_pid(pid);
 	return task;
+}
+
+/*
+ * Whether the caller may watch task: its own, one of the same user, or any
+ * with CAP_SYS_PTRACE (ptrace_may_access is not exported to modules).
+ */
+static bool kpc_may_watch(struct task_struct *task)
+{
+	const struct cred *mine = current_cred(), *theirs;
+	bool same;
+
+	if (same_thread_group(task, current) || capable(CAP_SYS_PTRACE))
+		return true;
+	rcu_read_lock();
+	theirs = __task_cred(task);
+	same = uid_eq(mine->euid, theirs->euid) && uid_eq(mine->euid, theirs->uid) &&
+	       uid_eq(mine->euid, theirs->suid);
+	rcu_read_unlock();
+	return same;
 }
 
 /* Takes over the reference on key. Called with c->tlock held. */
@@ -125,6 +146,8 @@ int kpc_attach(struct kpc_collector *c, struct kprobecov_attach *a)
 	if (a->scope == KPROBECOV_SCOPE_GLOBAL) {
 		if (a->pid)
 			return -EINVAL;
+		if (!capable(CAP_SYS_ADMIN))
+			return -EPERM;	/* it sees every user's tasks */
 		spin_lock_irq(&c->tlock);
 		s = c->global ? NULL : kpc_free_slot(c);
 		ret = c->global ? -EBUSY : s ? 0 : -ENOSPC;
@@ -140,6 +163,10 @@ int kpc_attach(struct kpc_collector *c, struct kprobecov_attach *a)
 	task = kpc_get_task(a->pid);
 	if (!task)
 		return -ESRCH;
+	if (!kpc_may_watch(task)) {
+		put_task_struct(task);
+		return -EPERM;
+	}
 	key = get_pid(a->scope == KPROBECOV_SCOPE_THREAD ? task_pid(task) : task_tgid(task));
 	put_task_struct(task);
 
@@ -275,15 +302,17 @@ int kpc_reset(struct kpc_collector *c, u64 slot)
 int kpc_release_slot(struct kpc_collector *c, u64 slot)
 {
 	struct kpc_slot *s = kpc_slot_at(c, slot);
+	bool was;
 
 	if (!s)
 		return -EINVAL;
 	if (s->state == KPROBECOV_SLOT_FREE)
 		return -ENOENT;
 	spin_lock_irq(&c->tlock);
-	kpc_detach_locked(c, s);
+	was = kpc_detach_locked(c, s);
 	spin_unlock_irq(&c->tlock);
-	synchronize_rcu_expedited();
+	if (was)	/* else DETACH already waited */
+		synchronize_rcu_expedited();
 	kpc_zero_slot(c, s, false);
 	spin_lock_irq(&c->tlock);
 	s->state = KPROBECOV_SLOT_FREE;
@@ -317,6 +346,10 @@ int kpc_trace_start(struct kpc_collector *c, const struct kprobecov_trace *t)
 	task = kpc_get_task(t->tid);
 	if (!task)
 		return -ESRCH;
+	if (!kpc_may_watch(task)) {
+		put_task_struct(task);
+		return -EPERM;
+	}
 	key = get_pid(task_pid(task));
 	put_task_struct(task);
 	WRITE_ONCE(c->trace[0], 0);

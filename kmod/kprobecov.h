@@ -156,7 +156,7 @@ int kpc_add_probes(struct kpc_collector *c, struct kprobecov_probe *specs,
 		   u64 count, struct kprobecov_add_probes *out);
 int kpc_select(struct kpc_collector *c, const struct kprobecov_select *sel, bool arm,
 	       u64 *changed);
-void kpc_unplant_all(struct kpc_collector *c);
+void kpc_retire(struct kpc_collector *c);
 void kpc_free_probes(struct kpc_collector *c);
 u32 kpc_probe_state(struct kpc_collector *c, struct kpc_probe *p);
 int kpc_module_notifier_init(void);

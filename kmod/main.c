@@ -75,11 +75,7 @@ static int kpc_release(struct inode *inode, struct file *file)
 	struct kpc_collector *c = file->private_data;
 
 	if (c->area) {
-		/* After this, no handler of ours runs (unregister waits). */
-		kpc_unplant_all(c);
-		mutex_lock(&kpc_mutex);
-		list_del_rcu(&c->node);
-		mutex_unlock(&kpc_mutex);
+		kpc_retire(c);
 		kpc_detach_all(c);
 		synchronize_rcu();	/* fork/exit hooks walking kpc_collectors */
 		irq_work_sync(&c->poll_work);
@@ -139,7 +135,7 @@ static int kpc_init(struct kpc_collector *c, struct kprobecov_init *in)
 	if (!in->max_probes || in->max_probes > kpc_max_probes || !in->max_slots ||
 	    in->max_slots > kpc_max_slots || in->edge_bits > KPROBECOV_MAX_EDGE_BITS ||
 	    in->trace_entries > (kpc_max_area_mb << 20) / sizeof(u64) || in->flags ||
-	    in->area_bytes || in->reserved[0] || in->reserved[1])
+	    in->reserved[0] || in->reserved[1])
 		return -EINVAL;
 	ret = kpc_layout(in, &l);
 	if (ret)
@@ -211,8 +207,7 @@ static int kpc_ioctl_add(struct kpc_collector *c, struct kprobecov_add_probes *a
 	struct kprobecov_probe *specs;
 	int ret;
 
-	if (a->flags || a->reserved || a->first_index || a->registered || a->pending ||
-	    a->failed || !a->count)
+	if (a->flags || a->reserved || !a->count)
 		return -EINVAL;
 	if (a->count > KPROBECOV_MAX_BATCH)
 		return -E2BIG;
@@ -259,7 +254,7 @@ static int kpc_ioctl_next_unhit(struct kpc_collector *c, struct kprobecov_next_u
 {
 	u64 kinds = q->kinds ?: KPC_KIND_MASK, skip = q->skip, i;
 
-	if ((q->kinds & ~KPC_KIND_MASK) || q->reserved || q->index)
+	if ((q->kinds & ~KPC_KIND_MASK) || q->reserved)
 		return -EINVAL;
 	mutex_lock(&kpc_mutex);	/* registered/pending change under it */
 	for (i = q->from; i < c->nr_probes; i++) {
@@ -286,7 +281,7 @@ static int kpc_ioctl_callers(struct kpc_collector *c, struct kprobecov_callers *
 	u64 n = 0, i;
 	int ret = 0;
 
-	if (q->reserved || q->count || q->overflow || q->probe >= c->nr_probes)
+	if (q->reserved || q->probe >= c->nr_probes)
 		return -EINVAL;
 	p = c->probes[q->probe];
 	if (p->kind != KPROBECOV_KIND_FUNC)
@@ -350,12 +345,10 @@ static long kpc_ioctl_locked(struct kpc_collector *c, unsigned int cmd, union kp
 		return kpc_ioctl_add(c, &arg->add);
 	case KPROBECOV_ARM:
 	case KPROBECOV_DISARM:
-		if (arg->select.changed || arg->select.reserved)
+		if (arg->select.reserved)
 			return -EINVAL;
 		return kpc_select(c, &arg->select, cmd == KPROBECOV_ARM, &arg->select.changed);
 	case KPROBECOV_ATTACH:
-		if (arg->attach.slot)
-			return -EINVAL;
 		return kpc_attach(c, &arg->attach);
 	case KPROBECOV_DETACH:
 	case KPROBECOV_RESET:

@@ -252,7 +252,7 @@ static int kpc_check_spec(const struct kprobecov_probe *s)
 		return -EINVAL;
 	if (s->kind == KPROBECOV_KIND_FUNC && s->offset)
 		return -EINVAL;
-	if (s->offset > UINT_MAX || s->error || s->state)
+	if (s->offset > UINT_MAX)
 		return -EINVAL;
 	if (!memchr(s->module, 0, sizeof(s->module)) || !s->symbol[0] ||
 	    !memchr(s->symbol, 0, sizeof(s->symbol)))
@@ -467,9 +467,15 @@ static void kpc_unplant(struct kpc_collector *c, int target, bool unloaded)
 	kvfree(kps);
 }
 
-void kpc_unplant_all(struct kpc_collector *c)
+/*
+ * At close: leave kpc_collectors and unregister every probe in one hold of
+ * kpc_mutex, so no module load can plant a pending probe in between.
+ * Afterwards no handler of this collector runs (unregister waits for them).
+ */
+void kpc_retire(struct kpc_collector *c)
 {
 	mutex_lock(&kpc_mutex);
+	list_del_rcu(&c->node);
 	kpc_unplant(c, -1, false);
 	mutex_unlock(&kpc_mutex);
 }

@@ -179,7 +179,10 @@ struct kprobecov_add_probes {
 	__u64 reserved;
 };
 
-/* KPROBECOV_ARM / KPROBECOV_DISARM. EINVAL: bad how, range out of bounds. */
+/*
+ * KPROBECOV_ARM / KPROBECOV_DISARM. Fields `how` does not use must be 0.
+ * EINVAL: bad how, range out of bounds, an unused field set.
+ */
 struct kprobecov_select {
 	__u32 how;		/* (in) enum kprobecov_select_how */
 	__u32 group;		/* (in) for KPROBECOV_SELECT_GROUP */
@@ -194,6 +197,8 @@ struct kprobecov_select {
  * ESRCH: no such pid. EINVAL: bad scope, pid given with GLOBAL.
  * EBUSY: the target (or a global slot) is already attached in this collector.
  * ENOSPC: every slot is in use (RELEASE one), or max_tasks reached.
+ * EPERM: the target is another user's (needs CAP_SYS_PTRACE), or GLOBAL
+ * without CAP_SYS_ADMIN.
  */
 struct kprobecov_attach {
 	__u64 pid;		/* (in) thread id (THREAD) or any thread of the process;
@@ -265,6 +270,7 @@ struct kprobecov_callers {
  * KPROBECOV_TRACE_START: record every hit of one thread, in order, into the
  * trace region (whether or not it is attached to a slot). EINVAL: trace
  * disabled at INIT. EBUSY: a thread is traced already. ESRCH: no such thread.
+ * EPERM: another user's thread (needs CAP_SYS_PTRACE).
  * KPROBECOV_TRACE_STOP: takes no argument. ENOENT: no trace running.
  */
 struct kprobecov_trace {
