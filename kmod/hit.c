@@ -62,12 +62,32 @@ static void kpc_record_caller(struct kpc_collector *c, struct kpc_probe *p,
 	atomic64_inc(&p->caller_overflow);
 }
 
+/*
+ * Whether the probed instruction ran in task context. On x86 a breakpoint
+ * kprobe's handler runs in the int3 exception, which the kernel enters as
+ * an NMI (irqentry_nmi_enter adds NMI_OFFSET + HARDIRQ_OFFSET): look past
+ * that one level. Ftrace-based and optimized (jump) probes call the handler
+ * in the probed context itself. A real NMI under the int3 keeps a level.
+ */
+static bool kpc_probed_in_task(struct kprobe *kp)
+{
+#ifdef CONFIG_X86
+	if (in_nmi() && !(kp->flags & KPROBE_FLAG_FTRACE)) {
+		unsigned long pc = preempt_count() - (NMI_OFFSET + HARDIRQ_OFFSET);
+
+		return !(pc & (NMI_MASK | HARDIRQ_MASK | SOFTIRQ_OFFSET));
+	}
+#endif
+	return in_task();
+}
+
 /* AFL-style edge from the previous probe this task hit in the slot. */
-static bool kpc_count_edge(struct kpc_collector *c, struct kpc_slot *s, struct kpc_probe *p)
+static bool kpc_count_edge(struct kpc_collector *c, struct kpc_slot *s, struct kpc_probe *p,
+			   bool task)
 {
 	u32 mask = (1U << c->edge_bits) - 1;
 	u32 cur = hash_32(p->index, c->edge_bits);
-	u32 *prevp = in_task() ? &s->prev[hash_ptr(current, KPC_PREV_BITS)] : &s->prev_irq;
+	u32 *prevp = task ? &s->prev[hash_ptr(current, KPC_PREV_BITS)] : &s->prev_irq;
 	u32 edge = (READ_ONCE(*prevp) ^ cur) & mask;
 
 	WRITE_ONCE(*prevp, cur >> 1);
@@ -77,14 +97,15 @@ static bool kpc_count_edge(struct kpc_collector *c, struct kpc_slot *s, struct k
 	return !test_bit(edge, c->edge_bitmap) && !test_and_set_bit(edge, c->edge_bitmap);
 }
 
-static void kpc_count(struct kpc_collector *c, struct kpc_slot *s, struct kpc_probe *p)
+static void kpc_count(struct kpc_collector *c, struct kpc_slot *s, struct kpc_probe *p,
+		      bool task)
 {
 	bool fresh = false;
 
 	atomic64_inc((atomic64_t *)&s->counters[p->index]);
 	if (!test_bit(p->index, c->hit_bitmap) && !test_and_set_bit(p->index, c->hit_bitmap))
 		fresh = true;
-	if (c->edge_bits && kpc_count_edge(c, s, p))
+	if (c->edge_bits && kpc_count_edge(c, s, p, task))
 		fresh = true;
 	if (unlikely(fresh)) {
 		atomic64_inc((atomic64_t *)&s->stats->new_coverage);
@@ -110,8 +131,9 @@ int kpc_pre_handler(struct kprobe *kp, struct pt_regs *regs)
 	struct kpc_probe *p = container_of(kp, struct kpc_probe, kp);
 	struct kpc_collector *c = p->c;
 	struct kpc_slot *ts = NULL, *ps = NULL, *gs;
+	bool task = kpc_probed_in_task(kp);
 
-	if (in_task()) {
+	if (task) {
 		struct pid *tid = task_pid(current);
 
 		if (unlikely(READ_ONCE(c->trace_key) == tid))
@@ -127,11 +149,11 @@ int kpc_pre_handler(struct kprobe *kp, struct pt_regs *regs)
 	gs = READ_ONCE(c->global);
 
 	if (ts)
-		kpc_count(c, ts, p);
+		kpc_count(c, ts, p, task);
 	if (ps && ps != ts)
-		kpc_count(c, ps, p);
+		kpc_count(c, ps, p, task);
 	if (gs && gs != ts && gs != ps)
-		kpc_count(c, gs, p);
+		kpc_count(c, gs, p, task);
 	/* Callers are collector-wide: once per counted call. */
 	if (p->callers && (ts || ps || gs))
 		kpc_record_caller(c, p, kpc_return_address(regs));

@@ -1,0 +1,61 @@
+# kprobecov: the entry points for developers and CI.
+#
+#   make setup      install what is missing (Debian packages, guest kernel, Node 24, pnpm,
+#                   node_modules) and write build/setup.env; seconds when nothing is missing
+#   make build      the kernel module, the selftests and the benchmarks, against KDIR
+#   make typecheck  TypeScript of every package
+#   make test       setup, build, host checks, then one guest boot for the kernel suites;
+#                   the last line is the totals: `N passed, M failed`
+#   make bench      setup, build, then one guest boot that writes BENCHMARKS.md
+#   make clean      build outputs (not node_modules, not the cache of kernels and Node)
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+RESULTS := build/test-results
+# Suites that must report, besides whatever else writes $(RESULTS)/*.result.
+HOST_SUITES := typecheck native
+GUEST_SUITES :=
+GUEST_TIMEOUT ?= 1200
+BENCH_TIMEOUT ?= 1800
+
+# Recipes read the values that scripts/setup.sh resolved (KVER, KDIR, KERNEL_IMAGE,
+# KERNEL_MODULES, NODE_BIN, PNPM) and export them to what they run.
+ENV := set -a && . ./build/setup.env && set +a &&
+
+.PHONY: setup build typecheck test bench clean
+
+setup:
+	@bash scripts/setup.sh
+
+build: setup
+	@$(ENV) \
+	$(MAKE) -C kmod KDIR="$$KDIR" && \
+	$(MAKE) -C native && \
+	$(MAKE) -C kmod/tests KDIR="$$KDIR" && \
+	$(MAKE) -C bench KDIR="$$KDIR"
+
+typecheck: setup
+	@$(ENV) "$$PNPM" -s typecheck
+
+# A suite's failure is written to its result, not returned, so that every suite runs and
+# the totals come last. The guest run is a suite of its own: it fails when a command in it
+# fails or when the guest's kernel log shows a warning, lockdep or KASAN report, etc.
+test: build
+	@rm -rf $(RESULTS) && mkdir -p $(RESULTS)
+	@$(ENV) if "$$PNPM" -s typecheck; then r='passed 1 failed 0'; else r='passed 0 failed 1'; fi; \
+	echo "$$r" >$(RESULTS)/typecheck.result
+	@$(ENV) $(MAKE) -s -C native test KDIR="$$KDIR" RESULT=$(CURDIR)/$(RESULTS)/native.result || true
+	@if scripts/guest-run.sh --timeout $(GUEST_TIMEOUT) -- kmod/tests/run-in-guest.sh $(RESULTS); \
+	then r='passed 1 failed 0'; else r='passed 0 failed 1'; fi; \
+	echo "$$r" >$(RESULTS)/guest-run.result
+	@scripts/totals.sh $(RESULTS) $(HOST_SUITES) guest-run $(GUEST_SUITES)
+
+bench: build
+	@scripts/guest-run.sh --timeout $(BENCH_TIMEOUT) -- bench/run-in-guest.sh BENCHMARKS.md
+
+clean:
+	@if [ -f build/setup.env ]; then $(ENV) for d in kmod kmod/tests bench; do \
+		$(MAKE) -C $$d KDIR="$$KDIR" clean; done; fi
+	@$(MAKE) -C native clean
+	rm -rf build packages/*/dist
