@@ -112,8 +112,9 @@ static int kpc_layout(const struct kprobecov_init *in, struct kpc_layout *l)
 		return -E2BIG;
 	KPC_REGION(edges, in->edge_bits ? size : 0);
 	KPC_REGION(edge_bitmap, in->edge_bits ? BITS_TO_LONGS(1UL << in->edge_bits) * sizeof(long) : 0);
-	if (check_mul_overflow((size_t)in->trace_entries + 1, sizeof(u64), &size))
+	if (in->trace_entries >= SIZE_MAX / sizeof(u64))
 		return -E2BIG;
+	size = (in->trace_entries + 1) * sizeof(u64);
 	KPC_REGION(trace, in->trace_entries ? size : 0);
 #undef KPC_REGION
 	l->total = PAGE_ALIGN(at);
@@ -134,8 +135,7 @@ static int kpc_init(struct kpc_collector *c, struct kprobecov_init *in)
 		return -EBUSY;
 	if (!in->max_probes || in->max_probes > kpc_max_probes || !in->max_slots ||
 	    in->max_slots > kpc_max_slots || in->edge_bits > KPROBECOV_MAX_EDGE_BITS ||
-	    in->trace_entries > (kpc_max_area_mb << 20) / sizeof(u64) || in->flags ||
-	    in->reserved[0] || in->reserved[1])
+	    in->flags || in->reserved[0] || in->reserved[1])
 		return -EINVAL;
 	ret = kpc_layout(in, &l);
 	if (ret)

@@ -75,6 +75,7 @@ static struct module *kpc_get_module(const char *name, struct kobject **kobj, bo
 struct kpc_want {
 	const char *name;
 	unsigned long addr;
+	unsigned long size;
 };
 
 static struct kpc_want *kpc_want_slot(struct kpc_want *t, u32 mask, const char *name)
@@ -89,10 +90,11 @@ static struct kpc_want *kpc_want_slot(struct kpc_want *t, u32 mask, const char *
 /*
  * Resolve the symbols of probes[0..n) in mod with one pass over the
  * module's symbol table (the first symbol of a duplicated name wins).
- * Sets addresses[i] to symbol + offset, or 0 when the symbol is unknown.
+ * Sets addresses[i] to symbol + offset, or 0 and errors[i] when the symbol
+ * is unknown (ENOENT) or the offset is past its end (ERANGE).
  */
 static int kpc_resolve_module(struct module *mod, struct kpc_probe **probes, u32 n,
-			      unsigned long *addresses)
+			      unsigned long *addresses, int *errors)
 {
 	struct mod_kallsyms *ks;
 	struct kpc_want *t;
@@ -114,32 +116,59 @@ static int kpc_resolve_module(struct module *mod, struct kpc_probe **probes, u32
 		if (!*name || sym->st_shndx == SHN_UNDEF)
 			continue;
 		w = kpc_want_slot(t, mask, name);
-		if (w->name && !w->addr)
+		if (w->name && !w->addr) {
 			w->addr = sym->st_value;
+			w->size = sym->st_size;
+		}
 	}
 	preempt_enable();
 
 	for (i = 0; i < n; i++) {
-		unsigned long base = kpc_want_slot(t, mask, probes[i]->symbol)->addr;
+		struct kpc_want *w = kpc_want_slot(t, mask, probes[i]->symbol);
 
-		addresses[i] = base ? base + probes[i]->offset : 0;
+		addresses[i] = 0;
+		if (!w->addr)
+			errors[i] = -ENOENT;
+		else if (w->size && probes[i]->offset >= w->size)
+			errors[i] = -ERANGE;
+		else
+			addresses[i] = w->addr + probes[i]->offset;
 	}
 	kvfree(t);
 	return 0;
 }
 
-/* Offset of addr in its symbol, parsed from "sym+0xoff/0xsize". */
-static int kpc_symbol_offset(unsigned long addr, const char *symbol, unsigned long *off)
+/*
+ * Offset of addr in the symbol that contains it, parsed from sprint_symbol's
+ * "name+0xoff/0xsize"; *named says whether that symbol is called name.
+ * Aliases (syscall stubs, init_module) share an address, and kallsyms may
+ * print any of them, so a different name is not proof of a wrong address.
+ */
+static int kpc_symbol_offset(unsigned long addr, const char *name, unsigned long *off,
+			     bool *named)
 {
 	char buf[KSYM_SYMBOL_LEN];
-	size_t len = strlen(symbol);
+	char *plus;
 
 	sprint_symbol(buf, addr);
-	if (strncmp(buf, symbol, len) || buf[len] != '+')
+	plus = strchr(buf, '+');
+	if (!plus || sscanf(plus, "+0x%lx/", off) != 1)
 		return -EADDRNOTAVAIL;
-	if (sscanf(buf + len + 1, "0x%lx/", off) != 1)
-		return -EADDRNOTAVAIL;
+	*named = plus - buf == strlen(name) && !strncmp(buf, name, plus - buf);
 	return 0;
+}
+
+/*
+ * Whether a probe planted at addr sits at p's offset into its symbol (an
+ * offset past the symbol's end lands in the next one). Function entry may
+ * have been moved past an ENDBR instruction by kprobes.
+ */
+static bool kpc_at_offset(struct kpc_probe *p, unsigned long addr, u32 kp_flags,
+			  unsigned long *off, bool *named)
+{
+	if (kpc_symbol_offset(addr, p->symbol, off, named))
+		return false;
+	return *off == p->offset || (!p->offset && (kp_flags & KPROBE_FLAG_ON_FUNC_ENTRY));
 }
 
 /* Register one probe at addr (or by symbol name when addr is 0). */
@@ -165,7 +194,38 @@ static int kpc_register(struct kpc_probe *p, unsigned long addr)
 	return ret;
 }
 
-/* Plant built-in probes; consecutive probes on one symbol share a lookup. */
+/* Undo a registration that landed somewhere else than p asked for. */
+static void kpc_unregister_wrong(struct kpc_probe *p, int error)
+{
+	unregister_kprobe(&p->kp);
+	p->registered = false;
+	p->error = error;
+}
+
+/*
+ * A user-given address must be symbol + offset. When kallsyms prints another
+ * name there (an alias), register by name and compare: slow, but rare.
+ */
+static void kpc_plant_at_address(struct kpc_probe *p)
+{
+	unsigned long off;
+	bool named;
+
+	if (kpc_at_offset(p, p->address, 0, &off, &named) && named) {
+		kpc_register(p, p->address);
+		return;
+	}
+	if (kpc_register(p, 0))
+		return;
+	if (!kpc_at_offset(p, (unsigned long)p->kp.addr, p->kp.flags, &off, &named) ||
+	    (unsigned long)p->kp.addr - off + p->offset != p->address)
+		kpc_unregister_wrong(p, -EADDRNOTAVAIL);
+}
+
+/*
+ * Plant built-in probes; consecutive probes on one symbol share a lookup.
+ * An offset past the symbol's end would land in the next function: ERANGE.
+ */
 static void kpc_plant_vmlinux(struct kpc_probe **probes, u32 n)
 {
 	const char *last = NULL;
@@ -174,26 +234,30 @@ static void kpc_plant_vmlinux(struct kpc_probe **probes, u32 n)
 
 	for (i = 0; i < n; i++) {
 		struct kpc_probe *p = probes[i];
-		unsigned long off;
+		unsigned long addr, off;
+		bool named;
 
 		if (p->address) {
-			/* User space said where: check it is symbol + offset. */
-			if (kpc_symbol_offset(p->address, p->symbol, &off) || off != p->offset) {
-				p->error = -EADDRNOTAVAIL;
-				continue;
-			}
-			kpc_register(p, p->address);
+			kpc_plant_at_address(p);
 			continue;
 		}
 		if (last && !strcmp(last, p->symbol) && base) {
-			kpc_register(p, base + p->offset);
+			if (kpc_at_offset(p, base + p->offset, 0, &off, &named))
+				kpc_register(p, base + p->offset);
+			else
+				p->error = -ERANGE;
 			continue;
 		}
 		last = p->symbol;
 		base = 0;
-		if (!kpc_register(p, 0) &&
-		    !kpc_symbol_offset((unsigned long)p->kp.addr, p->symbol, &off))
-			base = (unsigned long)p->kp.addr - off;
+		if (kpc_register(p, 0))
+			continue;
+		addr = (unsigned long)p->kp.addr;
+		if (!kpc_at_offset(p, addr, p->kp.flags, &off, &named)) {
+			kpc_unregister_wrong(p, -ERANGE);	/* landed in the next symbol */
+			continue;
+		}
+		base = addr - off;	/* the symbol's start */
 	}
 }
 
@@ -201,24 +265,20 @@ static void kpc_plant_vmlinux(struct kpc_probe **probes, u32 n)
 static void kpc_plant_module(struct module *mod, struct kpc_probe **probes, u32 n)
 {
 	unsigned long *addresses = kvcalloc(n, sizeof(*addresses), GFP_KERNEL);
+	int *errors = kvcalloc(n, sizeof(*errors), GFP_KERNEL);
+	int ret = addresses && errors ? kpc_resolve_module(mod, probes, n, addresses, errors) :
+		  -ENOMEM;
 	u32 i;
 
-	if (!addresses || kpc_resolve_module(mod, probes, n, addresses)) {
-		for (i = 0; i < n; i++) {
-			probes[i]->error = -ENOMEM;
-			probes[i]->pending = false;
-		}
-		kvfree(addresses);
-		return;
-	}
 	for (i = 0; i < n; i++) {
-		if (addresses[i]) {
+		if (!ret && addresses[i]) {
 			kpc_register(probes[i], addresses[i]);
 		} else {
-			probes[i]->error = -ENOENT;
+			probes[i]->error = ret ?: errors[i];
 			probes[i]->pending = false;
 		}
 	}
+	kvfree(errors);
 	kvfree(addresses);
 }
 

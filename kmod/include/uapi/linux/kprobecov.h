@@ -81,7 +81,8 @@ struct kprobecov_version {
 /*
  * KPROBECOV_INIT: size the collector, once per fd (EBUSY the second time).
  * EINVAL: a size is 0 or above its limit, edge_bits too large, flags set.
- * E2BIG: the area would exceed max_area_bytes. ENOMEM: it cannot be had.
+ * E2BIG: the area (any size, trace_entries too) would exceed max_area_bytes.
+ * ENOMEM: it cannot be had.
  */
 struct kprobecov_init {
 	__u64 max_probes;	/* (in) capacity of the probe table, >= 1 */
@@ -148,8 +149,10 @@ struct kprobecov_probe {
 	__u32 kind;		/* (in) enum kprobecov_kind */
 	__u32 group;		/* (in) caller-chosen group, usually the function */
 	__s32 error;		/* (out) 0, or the kernel's -errno: ENOENT unknown symbol,
-				 * EILSEQ not an instruction boundary, EINVAL not
-				 * probe-able (blacklisted, not text), EBUSY, ... */
+				 * ERANGE offset past the symbol's end, EILSEQ not an
+				 * instruction boundary, EINVAL not probe-able
+				 * (blacklisted, not text), EADDRNOTAVAIL address is
+				 * not symbol + offset, EBUSY, ... */
 	__u32 state;		/* (out) KPROBECOV_STATE_* */
 	__u64 address;		/* (in) optional, root only: address of symbol + offset
 				 * (from /proc/kallsyms), checked against symbol and

@@ -1,0 +1,477 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * libkprobecov: the C layer between the TypeScript packages (through ffi-rs)
+ * and the kernel.
+ *
+ * Two independent parts:
+ *  - kpc_dev_* / kpc_area_*: one thin function per ioctl of /dev/kprobecov
+ *    (see linux/kprobecov.h for the ABI and the fd's state machine) and
+ *    helpers that copy counters out of the mmap'd area in one call.
+ *  - kpc_debuginfo_*: reads a module (.ko, ET_REL), a vmlinux or a separate
+ *    debug file with elfutils and returns ONE little-endian blob (layout
+ *    below) that TypeScript reads with a DataView.
+ *
+ * Conventions for every function:
+ *  - Errors are returned as a negative errno (-EINVAL, ...). Nothing exits,
+ *    prints or sets errno for the caller to read.
+ *  - Sizes are in bytes, counts in elements, offsets in bytes.
+ *  - Pointers passed in are borrowed for the duration of the call only,
+ *    unless a function says otherwise.
+ *  - Functions are thread-safe as long as two threads do not use the same
+ *    output buffer; kpc_last_error() is per thread.
+ */
+#ifndef LIBKPROBECOV_H
+#define LIBKPROBECOV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <linux/kprobecov.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KPC_DEV_PATH	"/dev/kprobecov"
+
+/* ------------------------------------------------------------------------
+ * Device: one function per ioctl. All take the fd from kpc_dev_open() and
+ * return 0 (or a documented non-negative value) on success, -errno on error.
+ * Besides the kernel's errors (documented in linux/kprobecov.h), every
+ * function fails with -EBADF for a negative fd and -EINVAL for a NULL
+ * pointer it needs or an argument the ABI rejects anyway (checked before
+ * the ioctl, so these need no device).
+ * ------------------------------------------------------------------------ */
+
+/*
+ * Open the device read-write (O_CLOEXEC). path: NULL means KPC_DEV_PATH.
+ * Returns the fd (>= 0) or -errno: -ENOENT when the module is not loaded,
+ * -EACCES without permission. One fd is one collector; close it with
+ * kpc_dev_close() (or close()) to unregister its probes.
+ */
+int kpc_dev_open(const char *path);
+
+/* Close the fd. Returns 0 or -errno. */
+int kpc_dev_close(int fd);
+
+/* KPROBECOV_GET_VERSION: the ABI version and the module's limits into *out. */
+int kpc_dev_version(int fd, struct kprobecov_version *out);
+
+/*
+ * KPROBECOV_INIT: size the collector (once per fd). max_probes and max_slots
+ * must be >= 1, edge_bits <= KPROBECOV_MAX_EDGE_BITS (0: no edge counters),
+ * trace_entries is the capacity of the ordered trace (0: none).
+ * *area_bytes (out, may be NULL) receives the size to pass to kpc_dev_map().
+ */
+int kpc_dev_init(int fd, uint64_t max_probes, uint64_t max_slots,
+		 uint64_t edge_bits, uint64_t trace_entries, uint64_t *area_bytes);
+
+/*
+ * mmap the whole counter area (area_bytes from kpc_dev_init) read-write,
+ * shared. *area (out) receives its address; the caller owns the mapping
+ * and releases it with kpc_dev_unmap() (it stays valid after close()).
+ */
+int kpc_dev_map(int fd, uint64_t area_bytes, void **area);
+
+/* munmap an area mapped by kpc_dev_map(). */
+int kpc_dev_unmap(void *area, uint64_t area_bytes);
+
+/*
+ * KPROBECOV_ADD_PROBES for any number of probes: issues one ioctl per
+ * KPROBECOV_MAX_BATCH specs. specs[count] (in/out) gets each probe's error
+ * and state written back. *out (out) receives the sums over the batches:
+ * first_index of specs[0], registered, pending, failed, and in `count` the
+ * number of specs added; `probes` points at specs.
+ * If a later batch fails, the earlier batches stay added: the error is
+ * returned and out->count tells how many specs were added (indices
+ * first_index .. first_index + count - 1). Not atomic against other
+ * threads adding probes on the same fd at the same time.
+ */
+int kpc_dev_add_probes(int fd, struct kprobecov_probe *specs, uint64_t count,
+		       struct kprobecov_add_probes *out);
+
+/*
+ * KPROBECOV_ARM / KPROBECOV_DISARM. how: enum kprobecov_select_how; group is
+ * used by SELECT_GROUP only, first and count by SELECT_RANGE only (the
+ * unused ones must be 0). *changed (out, may be NULL): probes whose wanted
+ * state changed.
+ */
+int kpc_dev_arm(int fd, uint32_t how, uint32_t group, uint64_t first,
+		uint64_t count, uint64_t *changed);
+int kpc_dev_disarm(int fd, uint32_t how, uint32_t group, uint64_t first,
+		   uint64_t count, uint64_t *changed);
+
+/*
+ * KPROBECOV_ATTACH: count the hits of pid (0: the caller; must be 0 for
+ * KPROBECOV_SCOPE_GLOBAL) with scope enum kprobecov_scope into a new slot.
+ * *slot (out) receives the slot index. sample_id: any value, shown in the
+ * slot's stats.
+ */
+int kpc_dev_attach(int fd, uint64_t pid, uint32_t scope, uint64_t sample_id,
+		   uint64_t *slot);
+
+/* KPROBECOV_DETACH / KPROBECOV_RESET / KPROBECOV_RELEASE of one slot
+ * (RESET also accepts KPROBECOV_ALL_SLOTS). */
+int kpc_dev_detach(int fd, uint64_t slot);
+int kpc_dev_reset(int fd, uint64_t slot);
+int kpc_dev_release(int fd, uint64_t slot);
+
+/*
+ * KPROBECOV_GET_PROBE_STATUS: states of probes [first, first + count) into
+ * out[count] (8 bytes each). count 0 is a no-op.
+ */
+int kpc_dev_probe_status(int fd, uint64_t first, uint64_t count,
+			 struct kprobecov_probe_status *out);
+
+/*
+ * KPROBECOV_NEXT_UNHIT: first never-hit probe at or after `from` whose kind
+ * is in `kinds` (mask of 1 << enum kprobecov_kind, 0: any), after skipping
+ * `skip` matches. *index (out) receives it. -ENOENT: none left.
+ */
+int kpc_dev_next_unhit(int fd, uint64_t from, uint64_t kinds, uint64_t skip,
+		       uint64_t *index);
+
+/*
+ * KPROBECOV_GET_CALLERS of the KIND_FUNC probe `probe` into out[capacity]
+ * (out may be NULL when capacity is 0). *count (out): callers recorded,
+ * which may exceed capacity (call again with a larger buffer); *overflow
+ * (out, may be NULL): calls from callers beyond the module's max_callers.
+ */
+int kpc_dev_callers(int fd, uint64_t probe, struct kprobecov_caller *out,
+		    uint64_t capacity, uint64_t *count, uint64_t *overflow);
+
+/* KPROBECOV_TRACE_START for thread tid (0: the caller) / KPROBECOV_TRACE_STOP. */
+int kpc_dev_trace_start(int fd, uint64_t tid);
+int kpc_dev_trace_stop(int fd);
+
+/*
+ * Wait up to timeout_ms milliseconds (-1: forever, 0: don't wait) until the
+ * area's new_events differs from new_events_seen. Returns 1 when there is
+ * new coverage, 0 on timeout, -EBADFD before KPROBECOV_INIT, -EINTR when
+ * interrupted, other -errno from poll(). Acknowledge with kpc_area_ack(),
+ * or poll returns 1 again at once.
+ */
+int kpc_dev_poll(int fd, int timeout_ms);
+
+/* ------------------------------------------------------------------------
+ * The mmap'd counter area (layout in linux/kprobecov.h). These read a
+ * consistent copy of each 64-bit counter (no torn values) while the kernel
+ * keeps counting. They check the area's magic and the indices against the
+ * header, not against the mapping's size: call kpc_area_check() once after
+ * kpc_dev_map(). -EINVAL: NULL area or out buffer, index out of range;
+ * -EPROTO: not a kprobecov area.
+ * ------------------------------------------------------------------------ */
+
+/*
+ * Check that area[area_bytes] holds a kprobecov area of this ABI whose
+ * regions all lie inside it. -EPROTO: bad magic or layout;
+ * -EPROTONOSUPPORT: another ABI version.
+ */
+int kpc_area_check(const void *area, uint64_t area_bytes);
+
+/* Copy the area header into *out. */
+int kpc_area_header(const void *area, struct kprobecov_area_header *out);
+
+/*
+ * Copy the hit counters of probes [0, n) of `slot` into out[n]; n is
+ * clipped to the header's nr_probes. Returns the number copied.
+ */
+int64_t kpc_area_read_slot(const void *area, uint64_t slot, uint64_t *out,
+			   uint64_t n);
+
+/*
+ * The non-zero counters of `slot`, in probe order: probe indices into
+ * index[capacity], their counts into counts[capacity]. Returns how many
+ * probes of the slot have a non-zero counter, which may exceed capacity
+ * (then only the first capacity are written).
+ */
+int64_t kpc_area_read_slot_nonzero(const void *area, uint64_t slot,
+				   uint32_t *index, uint64_t *counts,
+				   uint64_t capacity);
+
+/*
+ * Copy the collector-wide "ever hit" bitmap: words [0, nwords) into
+ * out[nwords], nwords clipped to ceil(max_probes / 64). Returns the number
+ * of words copied.
+ */
+int64_t kpc_area_read_hits(const void *area, uint64_t *out, uint64_t nwords);
+
+/* Copy the stats of slots [first, first + count) into out[count]. */
+int kpc_area_read_slot_stats(const void *area, uint64_t first, uint64_t count,
+			     struct kprobecov_slot_stats *out);
+
+/*
+ * Copy the edge counters [0, n) of `slot` into out[n], n clipped to
+ * 1 << edge_bits. Returns the number copied; -ENODATA: no edges (INIT
+ * with edge_bits 0).
+ */
+int64_t kpc_area_read_edges(const void *area, uint64_t slot, uint32_t *out,
+			    uint64_t n);
+
+/* The edge "ever hit" bitmap, like kpc_area_read_hits(). -ENODATA: no edges. */
+int64_t kpc_area_read_edge_bitmap(const void *area, uint64_t *out,
+				  uint64_t nwords);
+
+/*
+ * Copy the ordered trace: probe indices in hit order into out[n]. Returns
+ * the number of entries the kernel wrote since the last reset (may exceed
+ * n and trace_entries; min of the three are copied). -ENODATA: no trace.
+ */
+int64_t kpc_area_read_trace(const void *area, uint64_t *out, uint64_t n);
+
+/* Restart the trace at entry 0. -ENODATA: no trace. */
+int kpc_area_trace_reset(void *area);
+
+/*
+ * Acknowledge new coverage: new_events_seen = new_events, so that
+ * kpc_dev_poll() waits again. *events (out, may be NULL): new_events.
+ */
+int kpc_area_ack(void *area, uint64_t *events);
+
+/* ------------------------------------------------------------------------
+ * Debug info: one blob per file.
+ * ------------------------------------------------------------------------ */
+
+/* kpc_debuginfo_load() flags. */
+#define KPC_DI_NO_BRANCHES	(1U << 0)	/* skip capstone: branches[] empty */
+#define KPC_DI_NO_INLINES	(1U << 1)	/* skip inlined calls: inlines[] empty */
+#define KPC_DI_FLAGS_ALL	(KPC_DI_NO_BRANCHES | KPC_DI_NO_INLINES)
+
+/*
+ * Read path (a .ko, a vmlinux or any ELF with DWARF) and build the blob.
+ * The DWARF may be in the file itself or in a separate debug file that
+ * elfutils finds the standard way (build-id under /usr/lib/debug, or
+ * .gnu_debuglink). For a .ko (ET_REL) relocations are applied to the DWARF
+ * as the kernel would apply them.
+ * flags: KPC_DI_* (others: -EINVAL).
+ * *blob (out) receives a malloc'd buffer of *len (out) bytes, owned by the
+ * caller: release it with kpc_free(). The blob's first 16 bytes hold magic,
+ * version and header size, bytes 16..23 the total size, so a caller that
+ * only has the pointer can learn the length.
+ * Errors: -ENOENT/-EACCES/... opening the file; -ENOEXEC not an ELF file or
+ * not x86-64; -ENODATA no DWARF found (rebuild with CONFIG_DEBUG_INFO=y or
+ * -g); -ESTALE the separate debug file's build-id differs; -ENOMEM;
+ * -EFBIG a table would exceed 2^32 - 2 entries; -EIO a libelf/libdw failure.
+ * kpc_last_error() describes the failure.
+ */
+int kpc_debuginfo_load(const char *path, uint32_t flags, uint8_t **blob,
+		       size_t *len);
+
+/*
+ * Like kpc_debuginfo_load() with the DWARF taken from debug_path (e.g. a
+ * distribution's -dbg/-dbgsym file, or objcopy --only-keep-debug output)
+ * when path has none of its own; debug_path NULL behaves like
+ * kpc_debuginfo_load(). debug_path must exist, and when both files have a
+ * build-id they must be equal (-ESTALE otherwise). Symbols, code bytes,
+ * .modinfo and the build-id come from path. A file without code bytes
+ * (a debug file alone: its .text is NOBITS) gives a blob with
+ * KPC_BLOB_NO_CODE set and no branches.
+ */
+int kpc_debuginfo_load_split(const char *path, const char *debug_path,
+			     uint32_t flags, uint8_t **blob, size_t *len);
+
+/* Free a buffer returned by this library. NULL is a no-op. */
+void kpc_free(void *ptr);
+
+/*
+ * A NUL-terminated English description of the last failure of a
+ * kpc_debuginfo_* call in this thread ("" if none). Valid until the next
+ * call in this thread.
+ */
+const char *kpc_last_error(void);
+
+/* ------------------------------------------------------------------------
+ * The blob. All integers little-endian, every table 8-byte aligned, every
+ * struct below has no implicit padding (sizes checked at build time).
+ *
+ *   struct kpc_blob_header               at 0
+ *   tables, each at header.<table>.offset (bytes from the blob's start),
+ *   header.<table>.count entries of header.<table>.entry_size bytes.
+ *   A reader must use entry_size as the stride: later versions may append
+ *   fields to an entry (never change existing ones).
+ *
+ * Strings: a string is a __u32 byte offset into the `strings` table (whose
+ * entry_size is 1), NUL-terminated UTF-8 (bytes as found in the ELF file).
+ * Offset 0 is the empty string.
+ * Files: a `file` field is an index into the `files` table, whose entries
+ * are __u32 string offsets of normalised absolute paths (the compilation
+ * directory joined with a relative name, "." and ".." removed, symlinks not
+ * resolved). File 0 is "" and means unknown.
+ * Indices into functions[], sections[] are __u32; KPC_BLOB_NONE means none.
+ * Sorting: sections in ELF order; functions by (section, offset, primary
+ * before its aliases); lines by (section, section_offset), rows of one
+ * address in line-table order; branches and inlines by (function, offset).
+ * Each function's lines/branches/inlines are the contiguous runs
+ * [first_x, first_x + nr_x).
+ * ------------------------------------------------------------------------ */
+
+#define KPC_BLOB_MAGIC		0x6f666e696463706bULL	/* "kpcdinfo" */
+#define KPC_BLOB_VERSION	1
+#define KPC_BLOB_NONE		0xffffffffU
+
+struct kpc_blob_table {
+	__u64 offset;		/* bytes from the start of the blob */
+	__u32 count;		/* entries */
+	__u32 entry_size;	/* bytes per entry (stride) */
+};
+
+/* header.flags */
+#define KPC_BLOB_REL		(1U << 0) /* ET_REL: a kernel module */
+#define KPC_BLOB_SPLIT_DEBUG	(1U << 1) /* DWARF came from a separate file */
+#define KPC_BLOB_NO_CODE	(1U << 2) /* no code bytes: branches[] is empty */
+#define KPC_BLOB_HAS_BRANCHES	(1U << 3) /* branch discovery ran */
+#define KPC_BLOB_HAS_INLINES	(1U << 4) /* inlined calls were collected */
+
+struct kpc_blob_header {
+	__u64 magic;		/* KPC_BLOB_MAGIC */
+	__u32 version;		/* KPC_BLOB_VERSION */
+	__u32 header_size;	/* sizeof(struct kpc_blob_header) */
+	__u64 blob_size;	/* total bytes */
+	__u32 flags;		/* KPC_BLOB_* */
+	__u32 elf_type;		/* ET_REL 1, ET_EXEC 2, ET_DYN 3 */
+	__u32 elf_machine;	/* EM_X86_64 62 */
+	__u32 path;		/* string: the file read, as the caller spelled it */
+	__u32 debug_path;	/* string: the file the DWARF came from */
+	__u32 module_name;	/* string: .modinfo name= (what the kernel calls the
+				 * module, '-' already '_'); "vmlinux" for
+				 * ET_EXEC; else the file name up to ".ko" or
+				 * ".debug", '-' made '_' */
+	__u32 srcversion;	/* string: .modinfo srcversion= ("" if none), equal
+				 * to /sys/module/<name>/srcversion */
+	__u32 vermagic;		/* string: .modinfo vermagic= ("" if none) */
+	__u32 mod_version;	/* string: .modinfo version= ("" if none) */
+	__u32 build_id_size;	/* bytes of NT_GNU_BUILD_ID (0: none) */
+	__u8 build_id[64];	/* the build-id bytes; compare with the note in
+				 * /sys/module/<name>/notes/.note.gnu.build-id */
+	__u32 nr_bad_insns;	/* bytes capstone could not decode (skipped) */
+	__u32 nr_dwarfless;	/* functions without a DWARF subprogram */
+	struct kpc_blob_table strings;		/* char[] */
+	struct kpc_blob_table files;		/* __u32 string offsets */
+	struct kpc_blob_table sections;		/* struct kpc_blob_section */
+	struct kpc_blob_table functions;	/* struct kpc_blob_function */
+	struct kpc_blob_table lines;		/* struct kpc_blob_line */
+	struct kpc_blob_table branches;		/* struct kpc_blob_branch */
+	struct kpc_blob_table inlines;		/* struct kpc_blob_inline */
+	__u64 reserved[4];
+};
+
+/* One executable section (SHF_EXECINSTR) of the ELF file. */
+#define KPC_SEC_NOBITS		(1U << 0) /* no bytes in this file (debug-only copy) */
+#define KPC_SEC_INIT		(1U << 1) /* .init.text*: freed after module init */
+#define KPC_SEC_EXIT		(1U << 2) /* .exit.text*: only runs on unload */
+struct kpc_blob_section {
+	__u32 name;		/* string: ".text", ".init.text", ".text.unlikely", ... */
+	__u32 flags;		/* KPC_SEC_* */
+	__u32 elf_index;	/* section header index in the ELF file */
+	__u32 nr_functions;	/* functions[] in this section */
+	__u64 size;		/* bytes */
+	__u64 address;		/* sh_addr from the file (0 in a .ko) */
+};
+
+/* struct kpc_blob_function.flags */
+#define KPC_FN_GLOBAL		(1U << 0) /* STB_GLOBAL symbol */
+#define KPC_FN_WEAK		(1U << 1) /* STB_WEAK symbol (neither: static, STB_LOCAL) */
+#define KPC_FN_ALIAS		(1U << 2) /* same code as functions[alias_of] (e.g.
+					   * init_module): no lines/branches of its own */
+#define KPC_FN_CLONE		(1U << 3) /* compiler clone: .isra/.constprop/.part... */
+#define KPC_FN_COLD		(1U << 4) /* split-off cold part (foo.cold): see parent */
+#define KPC_FN_DECLARED_INLINE	(1U << 5) /* source declares it inline */
+#define KPC_FN_NO_DWARF		(1U << 6) /* no DWARF subprogram covers it */
+#define KPC_FN_AMBIGUOUS	(1U << 7) /* another function of this file has the
+					   * same symbol name: "mod:name" is ambiguous */
+struct kpc_blob_function {
+	__u32 name;		/* string: the ELF symbol (use for kprobes, with
+				 * the module name) e.g. "foo", "foo.isra.0" */
+	__u32 source_name;	/* string: DWARF name of the source function
+				 * ("foo"), "" without DWARF */
+	__u32 section;		/* sections[] index */
+	__u32 flags;		/* KPC_FN_* */
+	__u64 offset;		/* symbol value: bytes from the section start */
+	__u64 size;		/* symbol size in bytes */
+	__u32 decl_file;	/* files[] index of the definition (0 unknown) */
+	__u32 decl_line;	/* line of the definition (0 unknown) */
+	__u32 alias_of;		/* KPC_FN_ALIAS: the primary; else KPC_BLOB_NONE */
+	__u32 parent;		/* KPC_FN_COLD: the function it was split from;
+				 * else KPC_BLOB_NONE */
+	__u32 first_line;	/* lines[] of this function: [first, first + nr) */
+	__u32 nr_lines;
+	__u32 first_branch;	/* branches[] whose jump is in this function */
+	__u32 nr_branches;
+	__u32 first_inline;	/* inlines[] whose entry is in this function */
+	__u32 nr_inlines;
+};
+
+/* struct kpc_blob_line.flags (from the DWARF line program) */
+#define KPC_LINE_STMT		(1U << 0) /* is_stmt: a recommended breakpoint */
+#define KPC_LINE_PROLOGUE_END	(1U << 1)
+#define KPC_LINE_EPILOGUE_BEGIN	(1U << 2)
+/*
+ * One row of the DWARF line tables, for addresses in executable sections.
+ * A row covers the code from its address to the next row's address. Left
+ * out: end_sequence rows, and rows covering no code (another row follows
+ * at the same address) unless they start a statement there (is_stmt; then
+ * once). Several is_stmt rows at one address: all those lines start there.
+ */
+struct kpc_blob_line {
+	__u64 section_offset;	/* bytes from the section start */
+	__u32 section;		/* sections[] index */
+	__u32 function;		/* functions[] index (a primary), or KPC_BLOB_NONE
+				 * if no function symbol covers the address */
+	__u32 function_offset;	/* bytes from the function symbol: the kprobe
+				 * offset (undefined if function is NONE) */
+	__u32 file;		/* files[] index */
+	__u32 line;		/* 1-based; 0: no source line (compiler code) */
+	__u16 column;		/* 0: unknown; clipped at 65535 */
+	__u16 flags;		/* KPC_LINE_* */
+};
+
+/*
+ * One end of a conditional jump. The line is the one in effect at that
+ * address (the last row of lines[] at or before it, in the same function).
+ */
+struct kpc_blob_successor {
+	__u32 function;		/* functions[] index, or KPC_BLOB_NONE: outside
+				 * every function of this file (see external) */
+	__u32 offset;		/* bytes from that function's symbol */
+	__u32 section;		/* sections[] index, or KPC_BLOB_NONE */
+	__u32 file;		/* files[] index (0 unknown) */
+	__u64 section_offset;	/* bytes from the section start */
+	__u32 line;		/* 0 unknown */
+	__u32 external;		/* string: target symbol outside this file
+				 * (a tail jump via relocation), else "" */
+};
+
+/* struct kpc_blob_branch.flags */
+#define KPC_BR_TAKEN_LEAVES	(1U << 0) /* taken successor is not in the same function */
+#define KPC_BR_LOOP		(1U << 1) /* loop/loope/loopne/jcxz family */
+#define KPC_BR_RELOC		(1U << 2) /* target came from a relocation (.ko) */
+/* A conditional jump (jcc, jrcxz, loop*) and its two successors. */
+struct kpc_blob_branch {
+	__u32 function;		/* functions[] index of the jump */
+	__u32 offset;		/* of the jump instruction, from the symbol */
+	__u32 file;		/* files[] index of the jump's line */
+	__u32 line;		/* line of the jump itself */
+	__u32 mnemonic;		/* string: "je", "jne", "loop", ... */
+	__u32 flags;		/* KPC_BR_* */
+	struct kpc_blob_successor taken;	/* the jump target */
+	struct kpc_blob_successor fallthrough;	/* the next instruction */
+};
+
+/* A call inlined into a function (DW_TAG_inlined_subroutine). */
+struct kpc_blob_inline {
+	__u32 function;		/* functions[] index holding its entry point */
+	__u32 offset;		/* entry point, from that function's symbol */
+	__u32 callee;		/* string: the inlined function's name */
+	__u32 call_file;	/* files[] index of the call site */
+	__u32 call_line;	/* line of the call site */
+	__u32 decl_file;	/* files[] index where the callee is defined */
+	__u32 decl_line;	/* line of the callee's definition */
+	__u32 depth;		/* 1: inlined into the function itself; 2: into
+				 * an inlined call at depth 1; ... */
+};
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIBKPROBECOV_H */

@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Branch discovery: disassemble every primary function with capstone and
+ * record each conditional jump with both successors. In a .ko a jump to
+ * another section (foo -> foo.cold) or to a global symbol has a relocation
+ * on its displacement and zero bytes in the file: its target comes from the
+ * relocation, as the module loader would compute it.
+ */
+#include <capstone/capstone.h>
+#include <elf.h>
+#include <errno.h>
+#include <string.h>
+
+#include "debuginfo.h"
+
+static int kpc_is_cond_jump(unsigned int id, uint32_t *flags)
+{
+	switch (id) {
+	case X86_INS_JAE: case X86_INS_JA: case X86_INS_JBE: case X86_INS_JB:
+	case X86_INS_JE: case X86_INS_JGE: case X86_INS_JG: case X86_INS_JLE:
+	case X86_INS_JL: case X86_INS_JNE: case X86_INS_JNO: case X86_INS_JNP:
+	case X86_INS_JNS: case X86_INS_JO: case X86_INS_JP: case X86_INS_JS:
+		*flags = 0;
+		return 1;
+	case X86_INS_JCXZ: case X86_INS_JECXZ: case X86_INS_JRCXZ:
+	case X86_INS_LOOP: case X86_INS_LOOPE: case X86_INS_LOOPNE:
+		*flags = KPC_BR_LOOP;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static const struct kpc_reloc *kpc_reloc_at(const struct kpc_sec *s, uint64_t off)
+{
+	const struct kpc_reloc *r = s->relocs.data;
+	size_t lo = 0, hi = s->relocs.len;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (r[mid].offset < off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < s->relocs.len && r[lo].offset == off ? &r[lo] : NULL;
+}
+
+/* Fill a successor at (sec, off); sec may be KPC_BLOB_NONE. */
+static void kpc_successor(struct kpc_di *d, struct kpc_blob_successor *s, uint32_t sec, uint64_t off)
+{
+	uint32_t fn, line;
+
+	s->section = sec;
+	s->section_offset = off;
+	s->function = KPC_BLOB_NONE;
+	if (sec == KPC_BLOB_NONE)
+		return;
+	fn = kpc_di_fn_at(d, sec, off);
+	s->function = fn;
+	if (fn != KPC_BLOB_NONE)
+		s->offset = off - KPC_VEC_AT(&d->fns, struct kpc_fn, fn)->out.offset;
+	line = kpc_di_line_at(d, sec, off, fn);
+	if (line != KPC_BLOB_NONE) {
+		const struct kpc_line *l = KPC_VEC_AT(&d->lines, struct kpc_line, line);
+
+		s->file = l->out.file;
+		s->line = l->out.line;
+	}
+}
+
+/*
+ * The taken target of a rel32 jump whose displacement (at disp_off) is
+ * relocated: PC-relative S + A - P, and the CPU adds P + 4.
+ */
+static int kpc_reloc_target(struct kpc_di *d, const struct kpc_sec *s, const struct kpc_reloc *r,
+			    uint32_t *sec, uint64_t *off, uint32_t *external)
+{
+	GElf_Sym sym;
+	int64_t name;
+
+	*sec = KPC_BLOB_NONE;
+	*off = 0;
+	if ((r->type != R_X86_64_PC32 && r->type != R_X86_64_PLT32) || !s->symdata ||
+	    !gelf_getsym(s->symdata, r->sym, &sym))
+		return 0;
+	if (sym.st_shndx != SHN_UNDEF && sym.st_shndx < d->nshdr &&
+	    d->sec_of_shndx[sym.st_shndx] != KPC_BLOB_NONE) {
+		*sec = d->sec_of_shndx[sym.st_shndx];
+		*off = sym.st_value + r->addend + 4;
+		return 0;
+	}
+	name = kpc_strtab_add(&d->st, elf_strptr(d->elf, s->symstrndx, sym.st_name));
+	if (name < 0)
+		return name;
+	*external = name;
+	return 0;
+}
+
+static int kpc_function_branches(struct kpc_di *d, csh cs, cs_insn *insn, uint32_t fi)
+{
+	struct kpc_fn *f = KPC_VEC_AT(&d->fns, struct kpc_fn, fi);
+	const struct kpc_sec *s = KPC_VEC_AT(&d->secs, struct kpc_sec, f->out.section);
+	const uint8_t *code = s->code + f->out.offset;
+	size_t size = f->out.size;
+	uint64_t addr = f->out.offset;
+	uint32_t first = d->branches.len;
+
+	while (size) {
+		struct kpc_blob_branch *b;
+		const struct kpc_reloc *r = NULL;
+		uint32_t flags, tsec = f->out.section, line;
+		uint64_t toff, next;
+		int64_t mn;
+		int ret, rel32;
+
+		if (!cs_disasm_iter(cs, &code, &size, &addr, insn)) {
+			d->hdr.nr_bad_insns++;
+			code++;
+			size--;
+			addr++;
+			continue;
+		}
+		if (!kpc_is_cond_jump(insn->id, &flags))
+			continue;
+		/*
+		 * Every conditional jump ends in its displacement: 0f 8x rel32
+		 * (jcc near), else rel8 (jcc short, jrcxz, loop*), after any
+		 * prefixes. Decoding it here spares capstone's slow detail mode.
+		 */
+		next = insn->address + insn->size;
+		rel32 = insn->size >= 6 && insn->bytes[insn->size - 6] == 0x0f &&
+			(insn->bytes[insn->size - 5] & 0xf0) == 0x80;
+		if (rel32) {
+			int32_t disp;
+
+			memcpy(&disp, insn->bytes + insn->size - 4, 4);
+			toff = next + disp;
+		} else {
+			toff = next + (int8_t)insn->bytes[insn->size - 1];
+		}
+		b = kpc_vec_push(&d->branches);
+		if (!b)
+			return -ENOMEM;
+		if (rel32)
+			r = kpc_reloc_at(s, next - 4);
+		if (r) {
+			ret = kpc_reloc_target(d, s, r, &tsec, &toff, &b->taken.external);
+			if (ret)
+				return ret;
+			flags |= KPC_BR_RELOC;
+		}
+		mn = kpc_strtab_add(&d->st, insn->mnemonic);
+		if (mn < 0)
+			return mn;
+		b->function = fi;
+		b->offset = insn->address - f->out.offset;
+		b->mnemonic = mn;
+		line = kpc_di_line_at(d, f->out.section, insn->address, fi);
+		if (line != KPC_BLOB_NONE) {
+			b->file = KPC_VEC_AT(&d->lines, struct kpc_line, line)->out.file;
+			b->line = KPC_VEC_AT(&d->lines, struct kpc_line, line)->out.line;
+		}
+		kpc_successor(d, &b->taken, tsec, toff);
+		kpc_successor(d, &b->fallthrough, f->out.section, next);
+		if (b->taken.function != fi)
+			flags |= KPC_BR_TAKEN_LEAVES;
+		b->flags = flags;
+	}
+	f->out.first_branch = first;
+	f->out.nr_branches = d->branches.len - first;
+	return 0;
+}
+
+int kpc_di_find_branches(struct kpc_di *d)
+{
+	cs_insn *insn;
+	csh cs;
+	size_t i;
+	int ret = 0;
+
+	if (cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK) {
+		kpc_set_error("capstone: cannot open an x86-64 disassembler");
+		return -EIO;
+	}
+	insn = cs_malloc(cs);
+	if (!insn) {
+		cs_close(&cs);
+		return -ENOMEM;
+	}
+	for (i = 0; i < d->nr_prims && !ret; i++) {
+		uint32_t fi = d->prims[i];
+		struct kpc_fn *f = KPC_VEC_AT(&d->fns, struct kpc_fn, fi);
+		const struct kpc_sec *s = KPC_VEC_AT(&d->secs, struct kpc_sec, f->out.section);
+
+		f->out.first_branch = d->branches.len;
+		if (!s->code || !f->out.size || f->out.offset > s->out.size ||
+		    f->out.size > s->out.size - f->out.offset)
+			continue;
+		ret = kpc_function_branches(d, cs, insn, fi);
+	}
+	cs_free(insn, 1);
+	cs_close(&cs);
+	return ret;
+}
