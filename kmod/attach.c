@@ -75,6 +75,8 @@ static void kpc_link_locked(struct kpc_collector *c, struct kpc_slot *s, struct 
 	hlist_add_head_rcu(&e->hnode, &c->table[hash_ptr(e->key, KPC_TABLE_BITS)]);
 	list_add(&e->slot_link, &s->entries);
 	WRITE_ONCE(s->stats->tasks, s->stats->tasks + 1);
+	if (!e->process)
+		atomic_inc(&c->nr_thread);
 	if (e->tree) {
 		atomic_inc(&c->nr_tree);
 		atomic_inc(&kpc_tree_entries);
@@ -87,6 +89,8 @@ static void kpc_unlink_locked(struct kpc_collector *c, struct kpc_entry *e)
 	hlist_del_rcu(&e->hnode);
 	list_del(&e->slot_link);
 	WRITE_ONCE(e->slot->stats->tasks, e->slot->stats->tasks - 1);
+	if (!e->process)
+		atomic_dec(&c->nr_thread);
 	if (e->tree) {
 		atomic_dec(&c->nr_tree);
 		atomic_dec(&kpc_tree_entries);
@@ -277,9 +281,9 @@ static void kpc_zero_collector(struct kpc_collector *c)
 			continue;
 		for (j = 0; j < c->max_callers; j++) {
 			WRITE_ONCE(p->callers[j].addr, 0);
-			atomic64_set(&p->callers[j].calls, 0);
+			WRITE_ONCE(p->callers[j].calls, 0);
 		}
-		atomic64_set(&p->caller_overflow, 0);
+		WRITE_ONCE(p->caller_overflow, 0);
 	}
 }
 

@@ -2,8 +2,14 @@
 /*
  * The hot path: what runs on every probe hit. Rules: no lock that can
  * sleep, no spinlock at all, no allocation, no printk; O(1) in the number
- * of probes and of slots (two hash lookups and the global slot). Runs with
- * preemption disabled, which is an RCU read-side critical section.
+ * of probes and of slots (at most two hash lookups and the global slot).
+ * Runs with preemption disabled, which is an RCU read-side critical section.
+ *
+ * Cost rule: one atomic read-modify-write per counted hit (the slot's hit
+ * counter, exact under concurrency). Caller and edge counts are plain
+ * increments after an exact, atomic first sighting: their totals may miss
+ * increments made at the same instant on two CPUs; what was seen, and the
+ * new-coverage events, are exact.
  */
 #define pr_fmt(fmt) "kprobecov: " fmt
 
@@ -39,6 +45,12 @@ static unsigned long kpc_return_address(struct pt_regs *regs)
 #endif
 }
 
+/* A plain increment: see the cost rule above. */
+static inline void kpc_bump(u64 *v)
+{
+	WRITE_ONCE(*v, READ_ONCE(*v) + 1);
+}
+
 /* Lock-free insert-or-count in the probe's fixed table of callers. */
 static void kpc_record_caller(struct kpc_collector *c, struct kpc_probe *p,
 			      unsigned long ret)
@@ -50,16 +62,16 @@ static void kpc_record_caller(struct kpc_collector *c, struct kpc_probe *p,
 		unsigned long a = READ_ONCE(cl->addr);
 
 		if (!a) {
-			a = cmpxchg(&cl->addr, 0UL, ret);
+			a = cmpxchg(&cl->addr, 0UL, ret);	/* claim a free cell */
 			if (!a)
 				a = ret;
 		}
 		if (a == ret) {
-			atomic64_inc(&cl->calls);
+			kpc_bump(&cl->calls);
 			return;
 		}
 	}
-	atomic64_inc(&p->caller_overflow);
+	kpc_bump(&p->caller_overflow);
 }
 
 /*
@@ -89,9 +101,16 @@ static bool kpc_count_edge(struct kpc_collector *c, struct kpc_slot *s, struct k
 	u32 cur = hash_32(p->index, c->edge_bits);
 	u32 *prevp = task ? &s->prev[hash_ptr(current, KPC_PREV_BITS)] : &s->prev_irq;
 	u32 edge = (READ_ONCE(*prevp) ^ cur) & mask;
+	u32 *count = &s->edges[edge];
+	u32 seen = READ_ONCE(*count);
 
 	WRITE_ONCE(*prevp, cur >> 1);
-	if (atomic_inc_return((atomic_t *)&s->edges[edge]) != 1)
+	if (likely(seen)) {
+		WRITE_ONCE(*count, seen + 1);
+		return false;
+	}
+	/* First sighting in this slot: exactly one CPU gets 1. */
+	if (atomic_inc_return((atomic_t *)count) != 1)
 		return false;
 	atomic64_inc((atomic64_t *)&s->stats->edges);
 	return !test_bit(edge, c->edge_bitmap) && !test_and_set_bit(edge, c->edge_bitmap);
@@ -138,10 +157,14 @@ int kpc_pre_handler(struct kprobe *kp, struct pt_regs *regs)
 
 		if (unlikely(READ_ONCE(c->trace_key) == tid))
 			kpc_trace(c, p);
-		if (atomic_read(&c->nr_entries)) {
-			struct kpc_entry *e = kpc_lookup(c, tid, false);
+		int threads = atomic_read(&c->nr_thread), all = atomic_read(&c->nr_entries);
+		struct kpc_entry *e;
 
+		if (threads) {
+			e = kpc_lookup(c, tid, false);
 			ts = e ? e->slot : NULL;
+		}
+		if (all > threads) {
 			e = kpc_lookup(c, task_tgid(current), true);
 			ps = e ? e->slot : NULL;
 		}

@@ -43,7 +43,7 @@ extern atomic_t kpc_tree_entries;
 /* A distinct caller of a function probe; addr 0 means a free cell. */
 struct kpc_caller {
 	unsigned long addr;
-	atomic64_t calls;
+	u64 calls;
 };
 
 /*
@@ -69,7 +69,7 @@ struct kpc_probe {
 	bool pending;
 	bool unloaded;		/* its module went away after it was planted */
 	struct kpc_caller *callers;	/* KIND_FUNC only: c->max_callers cells */
-	atomic64_t caller_overflow;
+	u64 caller_overflow;
 };
 
 /* Number of hashed per-task "previous probe" cells per slot (edges). */
@@ -141,6 +141,7 @@ struct kpc_collector {
 	struct kpc_slot *global;	/* READ_ONCE on the hot path */
 	struct pid *trace_key;		/* thread being traced, or NULL */
 	atomic_t nr_entries;		/* attached pids */
+	atomic_t nr_thread;		/* of which thread keys */
 	atomic_t nr_tree;		/* of which tree-scoped */
 
 	wait_queue_head_t poll_wq;

@@ -295,14 +295,14 @@ static int kpc_ioctl_callers(struct kpc_collector *c, struct kprobecov_callers *
 		if (!addr)
 			continue;
 		out[n].address = show ? addr : 0;
-		out[n].calls = atomic64_read(&p->callers[i].calls);
+		out[n].calls = READ_ONCE(p->callers[i].calls);
 		snprintf(out[n].symbol, sizeof(out[n].symbol), "%pB", (void *)addr);
 		if (!show && !strncmp(out[n].symbol, "0x", 2))
 			strscpy(out[n].symbol, "?", sizeof(out[n].symbol));	/* no symbol: hide */
 		n++;
 	}
 	q->count = n;
-	q->overflow = atomic64_read(&p->caller_overflow);
+	q->overflow = READ_ONCE(p->caller_overflow);
 	if (copy_to_user(u64_to_user_ptr(q->callers), out, min(n, q->capacity) * sizeof(*out)))
 		ret = -EFAULT;
 	kfree(out);

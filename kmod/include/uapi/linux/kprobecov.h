@@ -105,6 +105,8 @@ struct kprobecov_init {
  *   edge_bitmap_offset __u64[ceil((1 << edge_bits) / 64)]: edge ever hit
  *   trace_offset       __u64[1 + trace_entries]: [0] = entries written,
  *                      then probe indices in hit order (user resets [0])
+ * Hit counters are exact (atomic); edge counts are plain increments after an
+ * exact first sighting, so they may miss simultaneous hits on several CPUs.
  * Counters only grow while attached; they wrap at 2^64 (2^32 for edges).
  */
 struct kprobecov_area_header {
@@ -257,7 +259,8 @@ struct kprobecov_next_unhit {
  */
 struct kprobecov_caller {
 	__u64 address;		/* return address; 0 without CAP_SYSLOG */
-	__u64 calls;		/* calls from it */
+	__u64 calls;		/* calls from it (plain counter: may miss calls made
+				 * at the same instant on several CPUs) */
 	char symbol[KPROBECOV_SYMBOL_LEN];	/* "func+0x1a/0x40 [module]" */
 };
 struct kprobecov_callers {
