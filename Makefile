@@ -14,7 +14,7 @@ SHELL := /bin/bash
 
 RESULTS := build/test-results
 # Suites that must report, besides whatever else writes $(RESULTS)/*.result.
-HOST_SUITES := typecheck native
+HOST_SUITES := typecheck native core
 GUEST_SUITES :=
 GUEST_TIMEOUT ?= 1200
 BENCH_TIMEOUT ?= 1800
@@ -46,6 +46,8 @@ test: build
 	@$(ENV) if "$$PNPM" -s typecheck; then r='passed 1 failed 0'; else r='passed 0 failed 1'; fi; \
 	echo "$$r" >$(RESULTS)/typecheck.result
 	@$(ENV) $(MAKE) -s -C native test KDIR="$$KDIR" RESULT=$(CURDIR)/$(RESULTS)/native.result || true
+	@$(ENV) PATH="$$(dirname "$$NODE_BIN"):$$PATH" scripts/node-suite.sh $(RESULTS)/core.result \
+		packages/core/test/*.test.ts
 	@if scripts/guest-run.sh --timeout $(GUEST_TIMEOUT) -- kmod/tests/run-in-guest.sh $(RESULTS); \
 	then r='passed 1 failed 0'; else r='passed 0 failed 1'; fi; \
 	echo "$$r" >$(RESULTS)/guest-run.result

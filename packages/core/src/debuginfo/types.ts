@@ -1,0 +1,96 @@
+/**
+ * Debug information of one kernel object (.ko or vmlinux), as read by
+ * native/ (libkprobecov's kpc_debuginfo_load) and parsed from its blob.
+ * Indices point into the arrays of the same DebugInfo. Offsets are bytes;
+ * `offset` fields of functions, lines and branch successors are relative to
+ * the FUNCTION SYMBOL, which is what the kernel probe ABI takes.
+ */
+export interface DebugInfo {
+  /** The file read, as the caller spelled it. */
+  path: string
+  /** What the kernel calls the module (`.modinfo` name=), '' for vmlinux. */
+  moduleName: string
+  /** Hex of NT_GNU_BUILD_ID, '' if none; compare with /sys/module/<m>/notes. */
+  buildId: string
+  srcversion: string
+  vermagic: string
+  /** Whether branch discovery ran (false: branches is empty by request or no code). */
+  hasBranches: boolean
+  /** Absolute, normalised source paths; index 0 is the unknown file ''. */
+  files: string[]
+  sections: DebugSection[]
+  functions: DebugFunction[]
+  /** Sorted by (section, sectionOffset). */
+  lines: DebugLine[]
+  branches: DebugBranch[]
+}
+
+export interface DebugSection {
+  name: string
+  /** .init.text*: freed after module_init. */
+  init: boolean
+  /** .exit.text*: only runs on unload. */
+  exit: boolean
+  size: number
+}
+
+export interface DebugFunction {
+  /** The ELF symbol: what kprobes take (e.g. `foo.constprop.0`, `foo.cold`). */
+  symbol: string
+  /** The source function's name (DWARF), e.g. `foo`. */
+  name: string
+  section: number
+  /** Symbol value: bytes from the section start. */
+  sectionOffset: number
+  size: number
+  /** files index of the definition, 0 if unknown. */
+  declFile: number
+  declLine: number
+  global: boolean
+  /** An alias of another function's code (e.g. init_module): index of the primary. */
+  aliasOf?: number
+  /** A split-off cold part: index of the function it came from. */
+  parent?: number
+  /** No DWARF subprogram covers it (no lines). */
+  noDwarf: boolean
+  /** Another function of the object has the same symbol name (kprobes would take the first). */
+  ambiguous: boolean
+  /** Ranges into lines / branches. */
+  firstLine: number
+  nrLines: number
+  firstBranch: number
+  nrBranches: number
+}
+
+export interface DebugLine {
+  section: number
+  sectionOffset: number
+  /** functions index, or undefined outside any function. */
+  function?: number
+  /** Bytes from the function symbol: the probe offset. */
+  offset: number
+  file: number
+  /** 1-based; 0: compiler-generated code without a line. */
+  line: number
+  isStmt: boolean
+}
+
+export interface DebugBranch {
+  function: number
+  /** Offset of the conditional jump from the function symbol. */
+  offset: number
+  file: number
+  line: number
+  mnemonic: string
+  taken: BranchSuccessor
+  fallthrough: BranchSuccessor
+}
+
+export interface BranchSuccessor {
+  /** functions index, undefined when the target is outside this object. */
+  function?: number
+  /** Bytes from that function's symbol. */
+  offset: number
+  file: number
+  line: number
+}

@@ -1,0 +1,78 @@
+/**
+ * A probe plan: what to plant in the kernel and what each probe proves.
+ * It is the denominator of coverage, kept apart from the hits: probe i of
+ * the plan is probe i of the collector (the order of KPROBECOV_ADD_PROBES),
+ * and every counter maps to exactly one planned probe.
+ */
+export type Granularity = 'function' | 'line' | 'branch'
+
+/** What the user asks for, per module. */
+export interface ModuleTarget {
+  /** Module name as lsmod shows it, or 'vmlinux'. */
+  name: string
+  /** The .ko with debug info; default: found with modinfo / under /lib/modules. */
+  object?: string
+  /** Default 'branch' (lines and branches; 'line': no branch probes). */
+  granularity?: Granularity
+  /** vmlinux only: keep functions whose source path matches one of these globs. */
+  sources?: string[]
+  /** vmlinux only: keep functions whose name matches one of these globs. */
+  functions?: string[]
+}
+
+export interface Plan {
+  version: 1
+  targets: PlanTarget[]
+  /** Source files, by absolute path as in the debug info. */
+  files: string[]
+  functions: PlanFunction[]
+  probes: PlanProbe[]
+  branches: PlanBranch[]
+}
+
+export interface PlanTarget {
+  /** Module name, or 'vmlinux'. */
+  module: string
+  /** The object the plan was made from. */
+  object: string
+  buildId: string
+  granularity: Granularity
+}
+
+export interface PlanFunction {
+  target: number
+  /** Source name, e.g. `kvstore_ioctl`. */
+  name: string
+  file: number
+  /** Declaration line; the function's lines span [line, endLine]. */
+  line: number
+  endLine: number
+  /** Index of the probe on its entry (kind 'function'), if it has one. */
+  entryProbe?: number
+}
+
+export type ProbeKind = 'function' | 'line' | 'branch'
+
+export interface PlanProbe {
+  target: number
+  /** ELF symbol and byte offset from it: what the kernel is given. */
+  symbol: string
+  offset: number
+  kind: ProbeKind
+  /** functions index; also the probe's group in the collector. */
+  function: number
+  /**
+   * Source lines proven executed when this probe is hit, as [file, line]:
+   * one probe per basic block covers every line of the block.
+   */
+  lines: Array<[file: number, line: number]>
+}
+
+/** A conditional jump of the source, with one probe per outcome. */
+export interface PlanBranch {
+  function: number
+  file: number
+  line: number
+  /** Probe indices of the taken and fall-through successors. */
+  arms: [taken: number, fallthrough: number]
+}
