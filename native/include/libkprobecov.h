@@ -60,11 +60,13 @@ int kpc_dev_version(int fd, struct kprobecov_version *out);
 /*
  * KPROBECOV_INIT: size the collector (once per fd). max_probes and max_slots
  * must be >= 1, edge_bits <= KPROBECOV_MAX_EDGE_BITS (0: no edge counters),
- * trace_entries is the capacity of the ordered trace (0: none).
+ * trace_entries is the capacity of the ordered trace (0: none), flags are
+ * KPROBECOV_INIT_* (e.g. KPROBECOV_INIT_CALLERS to record callers).
  * *area_bytes (out, may be NULL) receives the size to pass to kpc_dev_map().
  */
 int kpc_dev_init(int fd, uint64_t max_probes, uint64_t max_slots,
-		 uint64_t edge_bits, uint64_t trace_entries, uint64_t *area_bytes);
+		 uint64_t edge_bits, uint64_t trace_entries, uint64_t flags,
+		 uint64_t *area_bytes);
 
 /*
  * mmap the whole counter area (area_bytes from kpc_dev_init) read-write,

@@ -50,20 +50,23 @@ KPC_EXPORT int kpc_dev_version(int fd, struct kprobecov_version *out)
 }
 
 KPC_EXPORT int kpc_dev_init(int fd, uint64_t max_probes, uint64_t max_slots,
-			    uint64_t edge_bits, uint64_t trace_entries, uint64_t *area_bytes)
+			    uint64_t edge_bits, uint64_t trace_entries, uint64_t flags,
+			    uint64_t *area_bytes)
 {
 	struct kprobecov_init in;
 	int ret;
 
 	if (fd < 0)
 		return -EBADF;
-	if (!max_probes || !max_slots || edge_bits > KPROBECOV_MAX_EDGE_BITS)
+	if (!max_probes || !max_slots || edge_bits > KPROBECOV_MAX_EDGE_BITS ||
+	    (flags & ~KPROBECOV_INIT_CALLERS))
 		return -EINVAL;
 	memset(&in, 0, sizeof(in));
 	in.max_probes = max_probes;
 	in.max_slots = max_slots;
 	in.edge_bits = edge_bits;
 	in.trace_entries = trace_entries;
+	in.flags = flags;
 	ret = kpc_ioctl(fd, KPROBECOV_INIT, &in);
 	if (!ret && area_bytes)
 		*area_bytes = in.area_bytes;

@@ -35,7 +35,7 @@ static void test_bad_fd(void)
 	memset(&spec, 0, sizeof(spec));
 	EXPECT_EQ(kpc_dev_close(-1), -EBADF);
 	EXPECT_EQ(kpc_dev_version(-1, &v), -EBADF);
-	EXPECT_EQ(kpc_dev_init(-1, 1, 1, 0, 0, &u), -EBADF);
+	EXPECT_EQ(kpc_dev_init(-1, 1, 1, 0, 0, 0, &u), -EBADF);
 	EXPECT_EQ(kpc_dev_map(-1, 4096, &area), -EBADF);
 	EXPECT_EQ(kpc_dev_add_probes(-1, &spec, 1, &out), -EBADF);
 	EXPECT_EQ(kpc_dev_arm(-1, KPROBECOV_SELECT_ALL, 0, 0, 0, &u), -EBADF);
@@ -58,11 +58,12 @@ static void test_init_args(void)
 	uint64_t bytes;
 
 	ASSERT(fd >= 0);
-	EXPECT_EQ(kpc_dev_init(fd, 0, 1, 0, 0, &bytes), -EINVAL);
-	EXPECT_EQ(kpc_dev_init(fd, 1, 0, 0, 0, &bytes), -EINVAL);
-	EXPECT_EQ(kpc_dev_init(fd, 1, 1, KPROBECOV_MAX_EDGE_BITS + 1, 0, &bytes), -EINVAL);
-	EXPECT_EQ(kpc_dev_init(fd, 1, 1, KPROBECOV_MAX_EDGE_BITS, 16, &bytes), -ENOTTY);
-	EXPECT_EQ(kpc_dev_init(fd, 1, 1, 0, 0, NULL), -ENOTTY);
+	EXPECT_EQ(kpc_dev_init(fd, 0, 1, 0, 0, 0, &bytes), -EINVAL);
+	EXPECT_EQ(kpc_dev_init(fd, 1, 0, 0, 0, 0, &bytes), -EINVAL);
+	EXPECT_EQ(kpc_dev_init(fd, 1, 1, KPROBECOV_MAX_EDGE_BITS + 1, 0, 0, &bytes), -EINVAL);
+	EXPECT_EQ(kpc_dev_init(fd, 1, 1, 0, 0, KPROBECOV_INIT_CALLERS << 1, &bytes), -EINVAL);
+	EXPECT_EQ(kpc_dev_init(fd, 1, 1, KPROBECOV_MAX_EDGE_BITS, 16, KPROBECOV_INIT_CALLERS, &bytes), -ENOTTY);
+	EXPECT_EQ(kpc_dev_init(fd, 1, 1, 0, 0, 0, NULL), -ENOTTY);
 	EXPECT_EQ(kpc_dev_version(fd, NULL), -EINVAL);
 	close(fd);
 }

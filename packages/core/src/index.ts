@@ -1,2 +1,32 @@
 /** The package version; kept equal to "version" in package.json. */
 export const version = '0.0.0';
+
+// Probe planning, coverage maps, lcov and reports.
+export type {
+  Granularity, ModuleTarget, Plan, PlanBranch, PlanFunction, PlanProbe, PlanSkip, PlanTarget, ProbeKind,
+} from './plan/types.ts'
+export { planProbes, type PlanInput, type PlanOptions } from './plan/plan.ts'
+export {
+  createCoverageMapper, notInstrumentedLines, toCoverageMap, LINE_END_COLUMN,
+  type CoverageMapper, type CoverageOptions, type NotInstrumentedLine, type ProbeCounts, type ProbeFailed,
+} from './coverage/coverage-map.ts'
+export { reportPath, type PathOptions } from './coverage/paths.ts'
+export { lcovToCoverageMap, normaliseLcov, parseLcov, type LcovRecord } from './coverage/lcov.ts'
+export { istanbulJsonToCoverageMap, mergeCoverage, mergeCoverageMaps } from './coverage/merge.ts'
+export { writeReports, type ReporterSpec, type WriteReportsOptions } from './reports/reports.ts'
+export { testsByLine, writeRunOutputs, type RunOutputs } from './reports/run-outputs.ts'
+
+// The device and debug info.
+export type { BranchSuccessor, DebugBranch, DebugFunction, DebugInfo, DebugLine, DebugSection } from './debuginfo/types.ts'
+export { loadDebugInfo, type LoadDebugInfoOptions } from './native/debuginfo.ts'
+export {
+  Collector, DEFAULT_DEVICE, ProbeState, probeKindOfState,
+  type AddProbesResult, type AttachOptions, type AttachScope, type CallerEntry, type Callers, type CollectorLimits,
+  type InitOptions, type NextUnhitOptions, type ProbeSelection, type ProbeSpec, type ProbeStatuses, type SlotStats,
+  type Trace,
+} from './device/collector.ts'
+export {
+  checkModuleMatches, kprobesState, loadedBuildId, moduleLoaded, moduleObjectPath, normaliseModuleName,
+  type ModuleMatch, type ModuleObjectOptions, type SystemPaths,
+} from './device/system.ts'
+export { KprobecovError, type KprobecovErrorCode } from './errors.ts'

@@ -78,9 +78,13 @@ struct kprobecov_version {
 	__u64 reserved[2];
 };
 
+/* KPROBECOV_INIT flags. */
+#define KPROBECOV_INIT_CALLERS	(1ULL << 0) /* record callers of function probes (costs
+					     * a stack read and a table scan per call) */
+
 /*
  * KPROBECOV_INIT: size the collector, once per fd (EBUSY the second time).
- * EINVAL: a size is 0 or above its limit, edge_bits too large, flags set.
+ * EINVAL: a size is 0 or above its limit, edge_bits too large, unknown flags.
  * E2BIG: the area (any size, trace_entries too) would exceed max_area_bytes.
  * ENOMEM: it cannot be had.
  */
@@ -89,7 +93,7 @@ struct kprobecov_init {
 	__u64 max_slots;	/* (in) number of attribution slots, >= 1 */
 	__u64 edge_bits;	/* (in) log2 of edge counters per slot; 0: no edges */
 	__u64 trace_entries;	/* (in) capacity of the ordered trace; 0: no trace */
-	__u64 flags;		/* (in) must be 0 */
+	__u64 flags;		/* (in) KPROBECOV_INIT_* */
 	__u64 area_bytes;	/* (out) size to mmap at offset 0, a page multiple */
 	__u64 reserved[2];
 };
@@ -255,7 +259,8 @@ struct kprobecov_next_unhit {
 
 /*
  * KPROBECOV_GET_CALLERS: distinct callers of a KIND_FUNC probe, recorded
- * while it counted in any slot. EINVAL: not a function probe.
+ * while it counted in any slot. EINVAL: not a function probe. ENODATA: the
+ * collector was not INIT with KPROBECOV_INIT_CALLERS.
  */
 struct kprobecov_caller {
 	__u64 address;		/* return address; 0 without CAP_SYSLOG */

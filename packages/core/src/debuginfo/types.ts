@@ -55,6 +55,14 @@ export interface DebugFunction {
   noDwarf: boolean
   /** Another function of the object has the same symbol name (kprobes would take the first). */
   ambiguous: boolean
+  /**
+   * Optional (planning uses it when present): offsets from the symbol, sorted,
+   * where a basic block starts besides the entry and the successors in
+   * `branches`: targets of unconditional jumps and the instruction after an
+   * unconditional jump, return or trap. Without it, a block ends only where a
+   * conditional branch or its successor is.
+   */
+  blockStarts?: number[]
   /** Ranges into lines / branches. */
   firstLine: number
   nrLines: number

@@ -28,6 +28,8 @@ export interface Plan {
   functions: PlanFunction[]
   probes: PlanProbe[]
   branches: PlanBranch[]
+  /** Optional: code the plan leaves out, and why (none: absent or empty). */
+  skipped?: PlanSkip[]
 }
 
 export interface PlanTarget {
@@ -37,6 +39,11 @@ export interface PlanTarget {
   object: string
   buildId: string
   granularity: Granularity
+  /**
+   * Optional: how lines were planned. true: one probe per basic block (the
+   * debug info had branches); false: one probe per source line (it had none).
+   */
+  blocks?: boolean
 }
 
 export interface PlanFunction {
@@ -75,4 +82,27 @@ export interface PlanBranch {
   line: number
   /** Probe indices of the taken and fall-through successors. */
   arms: [taken: number, fallthrough: number]
+  /**
+   * Optional: probe of the block that ends in this jump, given when nothing but
+   * the jump reaches the fall-through successor. Then the fall-through count is
+   * exact and taken = source - fall-through, even where the taken successor is
+   * a join point that other paths also reach (`if (x) y++; z;`). Without it,
+   * each arm counts its successor's block, an upper bound at join points.
+   */
+  source?: number
+}
+
+/**
+ * Code left out of a plan. 'ambiguous': another function of the object has
+ * the same symbol, so the kernel could not be told which one to probe;
+ * 'no-dwarf': no debug info describes the function; 'branch-leaves-function':
+ * a conditional jump whose successor is outside its function (a conditional
+ * tail call), so it has no arm probe and is not a PlanBranch.
+ */
+export interface PlanSkip {
+  target: number
+  symbol: string
+  /** Of the jump, for 'branch-leaves-function'. */
+  offset?: number
+  reason: 'ambiguous' | 'no-dwarf' | 'branch-leaves-function'
 }

@@ -1,0 +1,800 @@
+/**
+ * Collector: one open file descriptor of /dev/kprobecov (one collector in the
+ * kernel), driven through libkprobecov. Follows the fd's state machine of
+ * linux/kprobecov.h:
+ *
+ *   Collector.open() -> init() (sizes it and maps the counter area)
+ *     -> addProbes() ... -> arm() / disarm()
+ *     -> attach() -> code under test runs -> detach() -> readCounters()
+ *     -> release() -> ... -> close() (the kernel removes every probe)
+ *
+ * Cost per test file: attach, detach, readCounters and release are one
+ * native call each (readCounters copies every counter of the slot in one
+ * call; collect() does the last three). Counters, sample ids and addresses
+ * are bigint / BigUint64Array; probe and slot indices are numbers.
+ *
+ * Every failure is a KprobecovError whose one-line message names the fix.
+ */
+import { readFileSync } from 'node:fs'
+import type { ProbeKind } from '../plan/types.ts'
+import { KprobecovError, errnoError, errnoMessage, errnoName } from '../errors.ts'
+import {
+  ABI_VERSION,
+  ALL_SLOTS,
+  AddProbes,
+  AreaHeader,
+  Caller,
+  KPROBECOV_INIT_CALLERS,
+  Kind,
+  MAX_BATCH,
+  MAX_EDGE_BITS,
+  MODULE_LEN,
+  PROBE_STATUS_SIZE,
+  Probe,
+  ProbeState,
+  SYMBOL_LEN,
+  Scope,
+  Select,
+  SlotState,
+  SlotStats as SlotStatsLayout,
+  VERSION_SIZE,
+} from '../native/abi.ts'
+import * as native from '../native/lib.ts'
+import { kprobesState, moduleLoaded, type SystemPaths } from './system.ts'
+
+export { ProbeState } from '../native/abi.ts'
+
+export const DEFAULT_DEVICE = '/dev/kprobecov'
+
+export type AttachScope = 'thread' | 'process' | 'tree' | 'global'
+
+/** The module's limits (its parameters), from KPROBECOV_GET_VERSION. */
+export interface CollectorLimits {
+  abi: number
+  maxProbes: number
+  maxSlots: number
+  maxAreaBytes: number
+  maxTasks: number
+  maxCallers: number
+}
+
+export interface InitOptions {
+  /** Capacity of the probe table (>= 1). */
+  maxProbes: number
+  /** Attribution slots, i.e. test files attached at the same time; default 64. */
+  maxSlots?: number
+  /** log2 of AFL-style edge counters per slot; default 0 (none). */
+  edgeBits?: number
+  /** Capacity of the ordered trace (traceStart); default 0 (none). */
+  traceEntries?: number
+  /**
+   * Record the distinct callers of function probes (callers()); default false.
+   * It costs a stack read and a table scan on every counted call.
+   */
+  callers?: boolean
+}
+
+export interface ProbeSpec {
+  /** Module name as lsmod shows it; 'vmlinux' (or '') for built-in code. */
+  module: string
+  /** ELF symbol of the function (static ones too). */
+  symbol: string
+  /** Bytes from the symbol; 0 for kind 'function'. */
+  offset: number
+  kind: ProbeKind
+  /** Caller-chosen group (usually the function's index); arm/disarm act on groups. */
+  group: number
+  /** Root only: the address of symbol + offset from /proc/kallsyms (saves a lookup). */
+  address?: bigint
+}
+
+export interface AddProbesResult {
+  /** Index of the first probe of this call; the others follow in order. */
+  firstIndex: number
+  count: number
+  /** Probes planted now. */
+  registered: number
+  /** Probes waiting for their module to load. */
+  pending: number
+  /** Probes that failed (see error). */
+  failed: number
+  /** Per probe of this call: ProbeState bits, with the kind in bits 8..15. */
+  state: Uint32Array
+  /** Per probe: 0 or the kernel's -errno (-ENOENT unknown symbol, -ERANGE past its end,
+   * -EILSEQ not an instruction boundary, -EINVAL not probe-able, ...). */
+  error: Int32Array
+}
+
+/** Which probes arm()/disarm() act on. */
+export type ProbeSelection = 'all' | { first: number; count: number } | { group: number }
+
+export interface AttachOptions {
+  /** Thread id (scope 'thread') or any thread of the process; default 0: the caller. */
+  pid?: number
+  scope: AttachScope
+  /** Any 64-bit value; shown in slotStats(). */
+  sampleId: bigint
+}
+
+export interface SlotStats {
+  state: 'free' | 'attached' | 'detached'
+  sampleId: bigint
+  scope: AttachScope | undefined
+  /** Tasks attributed to the slot now. */
+  tasks: number
+  /** Probes and edges this slot hit first in the collector. */
+  newCoverage: number
+  /** Distinct edge buckets hit. */
+  edges: number
+  /** Forks not followed because max_tasks was reached. */
+  lostTasks: number
+}
+
+export interface ProbeStatuses {
+  /** ProbeState bits, with the kind in bits 8..15. */
+  state: Uint32Array
+  /** 0 or -errno of the last registration attempt. */
+  error: Int32Array
+}
+
+export interface NextUnhitOptions {
+  from?: number
+  /** Kinds to look for; default any. */
+  kinds?: ProbeKind[]
+  /** Matches to pass over. */
+  skip?: number
+}
+
+export interface CallerEntry {
+  /** Return address; 0n without CAP_SYSLOG. */
+  address: bigint
+  calls: bigint
+  /** "func+0x1a/0x40 [module]" */
+  symbol: string
+}
+
+export interface Callers {
+  callers: CallerEntry[]
+  /** Callers recorded; more than callers.length only if the kernel's list grew meanwhile. */
+  count: number
+  /** Calls from callers beyond the module's max_callers. */
+  overflow: bigint
+}
+
+export interface Trace {
+  /** Entries the kernel wrote since traceStart (may exceed the capacity). */
+  written: number
+  /** Probe indices in hit order (at most traceEntries). */
+  probes: Uint32Array
+}
+
+const KIND_OF: Record<ProbeKind, number> = { function: Kind.FUNC, line: Kind.LINE, branch: Kind.BRANCH }
+const SCOPE_OF: Record<AttachScope, number> = {
+  thread: Scope.THREAD,
+  process: Scope.PROCESS,
+  tree: Scope.TREE,
+  global: Scope.GLOBAL,
+}
+const SCOPE_NAME: Record<number, AttachScope> = { 1: 'thread', 2: 'process', 3: 'tree', 4: 'global' }
+const KIND_NAME: Record<number, ProbeKind> = { 1: 'function', 2: 'line', 3: 'branch' }
+
+/** The kind in a probe state (ProbeState bits), undefined if none. */
+export function probeKindOfState(state: number): ProbeKind | undefined {
+  return KIND_NAME[(state >>> ProbeState.KIND_SHIFT) & 0xff]
+}
+
+const bytes = (a: ArrayBufferView): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength)
+const u64Out = (): BigUint64Array => new BigUint64Array(1)
+const first = (a: BigUint64Array): bigint => a[0] ?? 0n
+const utf8 = new TextEncoder()
+const utf8d = new TextDecoder('utf-8')
+
+/** Fits a JS number (counts and sizes from the kernel). */
+function num(v: bigint): number {
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) return Number.MAX_SAFE_INTEGER
+  return Number(v)
+}
+
+function nonNegativeInt(name: string, v: number): void {
+  if (!Number.isSafeInteger(v) || v < 0) {
+    throw new KprobecovError('EINVAL', `${name} must be a non-negative integer, not ${v}`)
+  }
+}
+
+/**
+ * The error for a failed open of the device, naming the fix: load the
+ * module (ENODEV), a kernel without kprobes (ENOKPROBES), a node missing
+ * although the module is loaded (ENODEV), permissions (EACCES).
+ */
+export function deviceOpenError(errno: number, path: string, paths: SystemPaths = {}): KprobecovError {
+  const name = errnoName(errno)
+  const options = { errno: Math.abs(errno) }
+  if (name === 'ENOENT' || name === 'ENODEV' || name === 'ENXIO') {
+    if (moduleLoaded('kprobecov', paths)) {
+      return new KprobecovError(
+        'ENODEV',
+        `${path} is missing although kprobecov is loaded: mount devtmpfs on /dev, or create the node (sudo mknod ${path} c $(tr : ' ' </sys/class/misc/kprobecov/dev))`,
+        options,
+      )
+    }
+    if (kprobesState(paths) === 'absent') {
+      return new KprobecovError(
+        'ENOKPROBES',
+        `this kernel has no kprobes (register_kprobe is not in /proc/kallsyms: CONFIG_KPROBES is not set): kprobecov needs a kernel built with CONFIG_KPROBES=y`,
+        options,
+      )
+    }
+    return new KprobecovError(
+      'ENODEV',
+      `${path} is missing: load the module: sudo insmod kmod/kprobecov.ko (see README)`,
+      options,
+    )
+  }
+  if (name === 'EACCES' || name === 'EPERM') {
+    return new KprobecovError(
+      'EACCES',
+      `${path}: permission denied: run as root, or load kprobecov with dev_mode=0660 and give the device to your group with a udev rule (see README)`,
+      options,
+    )
+  }
+  return errnoError(errno, `cannot open ${path}: ${errnoMessage(errno)}`)
+}
+
+interface Resources {
+  fd: number
+  area: bigint
+  areaBytes: bigint
+}
+
+/** Closes what a collector left open when it is garbage-collected without close(). */
+const finalizer = new FinalizationRegistry<Resources>((r) => {
+  if (r.area !== 0n) native.kpcDevUnmap(r.area, r.areaBytes)
+  native.kpcDevClose(r.fd)
+})
+
+export class Collector {
+  /** The device path it was opened from. */
+  readonly path: string
+  readonly limits: CollectorLimits
+  readonly #res: Resources
+  #init: Required<InitOptions> | undefined
+  #nrProbes = 0
+  #closed = false
+
+  private constructor(path: string, fd: number, limits: CollectorLimits) {
+    this.path = path
+    this.limits = limits
+    this.#res = { fd, area: 0n, areaBytes: 0n }
+    finalizer.register(this, this.#res, this)
+  }
+
+  /**
+   * Opens a new collector. Checks the module's ABI version and that kprobes
+   * are not switched off (/sys/kernel/debug/kprobes/enabled, when readable).
+   * Throws KprobecovError ENODEV / ENOKPROBES / EACCES / EABI.
+   */
+  static open(path: string = DEFAULT_DEVICE, paths: SystemPaths = {}): Collector {
+    const fd = native.kpcDevOpen(path)
+    if (fd < 0) throw deviceOpenError(-fd, path, paths)
+    const v = new BigUint64Array(VERSION_SIZE / 8)
+    const ret = native.kpcDevVersion(fd, bytes(v))
+    if (ret < 0) {
+      native.kpcDevClose(fd)
+      throw errnoError(ret, `${path} does not answer KPROBECOV_GET_VERSION (${errnoMessage(ret)}): is it kprobecov's device?`)
+    }
+    const limits: CollectorLimits = {
+      abi: num(v[0] ?? 0n),
+      maxProbes: num(v[1] ?? 0n),
+      maxSlots: num(v[2] ?? 0n),
+      maxAreaBytes: num(v[3] ?? 0n),
+      maxTasks: num(v[4] ?? 0n),
+      maxCallers: num(v[5] ?? 0n),
+    }
+    if (limits.abi !== ABI_VERSION) {
+      native.kpcDevClose(fd)
+      throw new KprobecovError(
+        'EABI',
+        `the loaded kprobecov.ko speaks ABI ${limits.abi}, this @kprobecov/core speaks ${ABI_VERSION}: load the kprobecov.ko of the same kprobecov version`,
+      )
+    }
+    let enabled: string | undefined
+    try {
+      enabled = readFileSync(`${paths.sys ?? '/sys'}/kernel/debug/kprobes/enabled`, 'utf8').trim()
+    } catch {
+      // debugfs not mounted or not root: nothing to learn
+    }
+    if (enabled === '0') {
+      native.kpcDevClose(fd)
+      throw new KprobecovError(
+        'ENOKPROBES',
+        'kprobes are switched off on this kernel (probes would never fire): echo 1 | sudo tee /sys/kernel/debug/kprobes/enabled',
+      )
+    }
+    return new Collector(path, fd, limits)
+  }
+
+  /** The sizes given to init(), undefined before. */
+  get sizes(): Readonly<Required<InitOptions>> | undefined {
+    return this.#init
+  }
+
+  /** Probes added so far (indices 0 .. probeCount - 1). */
+  get probeCount(): number {
+    return this.#nrProbes
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  /** Sizes the collector (once) and maps its counter area. */
+  init(options: InitOptions): void {
+    this.#open('init')
+    const o: Required<InitOptions> = {
+      maxProbes: options.maxProbes,
+      maxSlots: options.maxSlots ?? 64,
+      edgeBits: options.edgeBits ?? 0,
+      traceEntries: options.traceEntries ?? 0,
+      callers: options.callers ?? false,
+    }
+    for (const [k, v] of Object.entries(o)) if (typeof v === 'number') nonNegativeInt(`init: ${k}`, v)
+    if (this.#init) throw new KprobecovError('EBUSY', 'init: this collector is initialised already: open another collector for other sizes')
+    const limits = this.limits
+    const areaBytes = u64Out()
+    let ret = native.kpcDevInit(
+      this.#res.fd,
+      BigInt(o.maxProbes),
+      BigInt(o.maxSlots),
+      BigInt(o.edgeBits),
+      BigInt(o.traceEntries),
+      o.callers ? KPROBECOV_INIT_CALLERS : 0n,
+      bytes(areaBytes),
+    )
+    if (ret < 0) {
+      const sizes = `${o.maxProbes} probes x ${o.maxSlots} slots`
+      throw this.#error('init', ret, {
+        EINVAL: `init: maxProbes and maxSlots must be 1 .. max_probes (${limits.maxProbes}) / max_slots (${limits.maxSlots}) and edgeBits <= ${MAX_EDGE_BITS}: ask for less, or load kprobecov with larger max_probes / max_slots`,
+        E2BIG: `init: the counter area for ${sizes} exceeds max_area_mb (${Math.floor(limits.maxAreaBytes / 2 ** 20)} MB): use fewer slots or probes, or load kprobecov with a larger max_area_mb`,
+        ENOMEM: `init: the kernel has no memory for the counter area of ${sizes}: use fewer slots or probes`,
+      })
+    }
+    const size = first(areaBytes)
+    const addr = u64Out()
+    ret = native.kpcDevMap(this.#res.fd, size, bytes(addr))
+    if (ret < 0) throw this.#error('mmap', ret, {})
+    this.#res.area = first(addr)
+    this.#res.areaBytes = size
+    ret = native.kpcAreaCheck(this.#res.area, size)
+    if (ret < 0) {
+      throw new KprobecovError('EABI', `the counter area of ${this.path} is not laid out as ABI ${ABI_VERSION} says (${errnoName(ret)}): load the kprobecov.ko of the same kprobecov version`)
+    }
+    this.#init = o
+  }
+
+  /**
+   * Appends probes (registered disarmed: arm() them). Probes of one function
+   * should be adjacent. Probes that fail keep their index; see error[].
+   */
+  addProbes(specs: readonly ProbeSpec[]): AddProbesResult {
+    const init = this.#ready('addProbes')
+    const n = specs.length
+    const result: AddProbesResult = {
+      firstIndex: this.#nrProbes,
+      count: 0,
+      registered: 0,
+      pending: 0,
+      failed: 0,
+      state: new Uint32Array(n),
+      error: new Int32Array(n),
+    }
+    for (let start = 0; start < n; start += MAX_BATCH) {
+      const count = Math.min(MAX_BATCH, n - start)
+      const buf = new Uint8Array(count * Probe.SIZE)
+      const dv = new DataView(buf.buffer)
+      for (let i = 0; i < count; i++) {
+        const spec = specs[start + i] as ProbeSpec
+        const at = i * Probe.SIZE
+        const where = `addProbes: probe ${start + i} (${spec.module}:${spec.symbol}+${spec.offset})`
+        writeName(buf, at + Probe.module, spec.module, MODULE_LEN, `${where}: module name`, true)
+        writeName(buf, at + Probe.symbol, spec.symbol, SYMBOL_LEN, `${where}: symbol`, false)
+        const kind = KIND_OF[spec.kind]
+        if (kind === undefined) throw new KprobecovError('EINVAL', `${where}: kind must be function, line or branch, not ${String(spec.kind)}`)
+        nonNegativeInt(`${where}: offset`, spec.offset)
+        if (kind === Kind.FUNC && spec.offset !== 0) {
+          throw new KprobecovError('EINVAL', `${where}: a function probe has offset 0 (use kind 'line' for other offsets)`)
+        }
+        if (!Number.isInteger(spec.group) || spec.group < 0 || spec.group > 0xffffffff) {
+          throw new KprobecovError('EINVAL', `${where}: group must be a 32-bit unsigned integer, not ${spec.group}`)
+        }
+        dv.setBigUint64(at + Probe.offset, BigInt(spec.offset), true)
+        dv.setUint32(at + Probe.kind, kind, true)
+        dv.setUint32(at + Probe.group, spec.group, true)
+        if (spec.address !== undefined) dv.setBigUint64(at + Probe.address, BigInt.asUintN(64, spec.address), true)
+      }
+      const out = new BigUint64Array(AddProbes.SIZE / 8)
+      const ret = native.kpcDevAddProbes(this.#res.fd, buf, BigInt(count), bytes(out))
+      if (ret < 0) {
+        throw this.#error('addProbes', ret, {
+          ENOSPC: `addProbes: ${count} more probes exceed maxProbes (${init.maxProbes}; ${this.#nrProbes} added): init a collector with a larger maxProbes`,
+          EINVAL: `addProbes: the kernel refused the batch of ${count} probes (a bad kind, a function probe with an offset, an empty name, or an address given without being root)`,
+          EPERM: `addProbes: probe addresses need root (CAP_SYS_ADMIN): leave address out, the kernel resolves the symbol`,
+        })
+      }
+      const firstIndex = num(out[AddProbes.first_index / 8] ?? 0n)
+      if (start === 0) result.firstIndex = firstIndex
+      this.#nrProbes = firstIndex + count
+      result.count += count
+      result.registered += num(out[AddProbes.registered / 8] ?? 0n)
+      result.pending += num(out[AddProbes.pending / 8] ?? 0n)
+      result.failed += num(out[AddProbes.failed / 8] ?? 0n)
+      for (let i = 0; i < count; i++) {
+        result.error[start + i] = dv.getInt32(i * Probe.SIZE + Probe.error, true)
+        result.state[start + i] = dv.getUint32(i * Probe.SIZE + Probe.state, true)
+      }
+    }
+    return result
+  }
+
+  /** Starts counting on the selected probes; returns how many changed. */
+  arm(selection: ProbeSelection = 'all'): number {
+    return this.#select('arm', selection)
+  }
+
+  /** Stops counting on the selected probes; returns how many changed. */
+  disarm(selection: ProbeSelection = 'all'): number {
+    return this.#select('disarm', selection)
+  }
+
+  #select(op: 'arm' | 'disarm', selection: ProbeSelection): number {
+    this.#ready(op)
+    let how: number = Select.ALL
+    let group = 0
+    let from = 0
+    let count = 0
+    if (selection !== 'all') {
+      if ('group' in selection) {
+        how = Select.GROUP
+        group = selection.group
+      } else {
+        how = Select.RANGE
+        from = selection.first
+        count = selection.count
+        nonNegativeInt(`${op}: first`, from)
+        nonNegativeInt(`${op}: count`, count)
+      }
+    }
+    const changed = u64Out()
+    const fn = op === 'arm' ? native.kpcDevArm : native.kpcDevDisarm
+    const ret = fn(this.#res.fd, how, group, BigInt(from), BigInt(count), bytes(changed))
+    if (ret < 0) {
+      throw this.#error(op, ret, {
+        EINVAL: `${op}: probes ${from} .. ${from + count - 1} are not all among the ${this.#nrProbes} added`,
+      })
+    }
+    return num(first(changed))
+  }
+
+  /** Starts counting `pid`'s hits (scope) in a new slot; returns the slot. */
+  attach(options: AttachOptions): number {
+    const init = this.#ready('attach')
+    const pid = options.pid ?? 0
+    nonNegativeInt('attach: pid', pid)
+    const scope = SCOPE_OF[options.scope]
+    if (scope === undefined) throw new KprobecovError('EINVAL', `attach: scope must be thread, process, tree or global, not ${String(options.scope)}`)
+    if (typeof options.sampleId !== 'bigint') throw new KprobecovError('EINVAL', 'attach: sampleId must be a bigint')
+    const who = options.scope === 'global' ? 'the global slot' : pid === 0 ? 'this process' : `${options.scope === 'thread' ? 'thread' : 'process'} ${pid}`
+    const slot = u64Out()
+    const ret = native.kpcDevAttach(this.#res.fd, BigInt(pid), scope, BigInt.asUintN(64, options.sampleId), bytes(slot))
+    if (ret < 0) {
+      throw this.#error('attach', ret, {
+        ESRCH: `attach: there is no ${options.scope === 'thread' ? 'thread' : 'process'} ${pid} (it has exited?)`,
+        EPERM:
+          options.scope === 'global'
+            ? 'attach: a global slot needs CAP_SYS_ADMIN: run as root'
+            : `attach: ${who} belongs to another user: attaching to it needs CAP_SYS_PTRACE (run as root)`,
+        EBUSY: `attach: ${who} is attached in this collector already: detach() its slot first`,
+        ENOSPC: `attach: all ${init.maxSlots} slots are in use, or max_tasks (${this.limits.maxTasks}) is reached: release() finished slots, or init with more maxSlots`,
+        EINVAL: `attach: a global slot takes no pid`,
+      })
+    }
+    return num(first(slot))
+  }
+
+  /** Stops counting in a slot; its counters stay readable. */
+  detach(slot: number): void {
+    this.#slotOp('detach', native.kpcDevDetach, slot, `detach: slot ${slot} is not attached`)
+  }
+
+  /** Zeroes a slot's counters and stats ('all': every slot and the collector-wide bitmaps). */
+  reset(slot: number | 'all'): void {
+    this.#slotOp('reset', native.kpcDevReset, slot, `reset: slot ${slot} is not in use`)
+  }
+
+  /** Detaches if needed, zeroes and frees a slot for reuse. */
+  release(slot: number): void {
+    this.#slotOp('release', native.kpcDevRelease, slot, `release: slot ${slot} is free already`)
+  }
+
+  #slotOp(op: string, fn: (fd: number, slot: bigint) => number, slot: number | 'all', enoent: string): void {
+    const init = this.#ready(op)
+    if (slot !== 'all') nonNegativeInt(`${op}: slot`, slot)
+    const ret = fn(this.#res.fd, slot === 'all' ? ALL_SLOTS : BigInt(slot))
+    if (ret < 0) throw this.#error(op, ret, { ENOENT: enoent, EINVAL: `${op}: slot ${slot} is out of range (maxSlots ${init.maxSlots})` })
+  }
+
+  /**
+   * The hit counters of every probe added so far in `slot` (index = probe
+   * index), in one native call; `into` (at least probeCount long) saves the
+   * allocation.
+   */
+  readCounters(slot: number, into?: BigUint64Array): BigUint64Array {
+    const init = this.#ready('readCounters')
+    nonNegativeInt('readCounters: slot', slot)
+    const n = this.#nrProbes
+    if (into !== undefined && into.length < n) {
+      throw new KprobecovError('EINVAL', `readCounters: the array holds ${into.length} counters, ${n} probes were added`)
+    }
+    const out = into ?? new BigUint64Array(n)
+    if (n === 0) return out
+    const ret = native.kpcAreaReadSlot(this.#res.area, BigInt(slot), bytes(out), BigInt(n))
+    if (ret < 0) throw this.#error('readCounters', ret, { EINVAL: `readCounters: slot ${slot} is out of range (maxSlots ${init.maxSlots})` })
+    return into === undefined ? out : out.subarray(0, n)
+  }
+
+  /** Only the non-zero counters of `slot`: probe indices and their counts, in probe order. */
+  readNonZero(slot: number): { index: Uint32Array; counts: BigUint64Array } {
+    const init = this.#ready('readNonZero')
+    nonNegativeInt('readNonZero: slot', slot)
+    const n = this.#nrProbes
+    const index = new Uint32Array(Math.max(n, 1))
+    const counts = new BigUint64Array(Math.max(n, 1))
+    const ret = native.kpcAreaReadSlotNonzero(this.#res.area, BigInt(slot), bytes(index), bytes(counts), BigInt(n))
+    if (ret < 0) throw this.#error('readNonZero', ret, { EINVAL: `readNonZero: slot ${slot} is out of range (maxSlots ${init.maxSlots})` })
+    const k = Math.min(ret, n)
+    return { index: index.subarray(0, k), counts: counts.subarray(0, k) }
+  }
+
+  /** detach (if attached) + readCounters + release: the end of one test file's sample. */
+  collect(slot: number, into?: BigUint64Array): BigUint64Array {
+    nonNegativeInt('collect: slot', slot)
+    const init = this.#ready('collect')
+    const ret = native.kpcDevDetach(this.#res.fd, BigInt(slot))
+    if (ret < 0 && errnoName(ret) !== 'ENOENT') {
+      throw this.#error('collect', ret, { EINVAL: `collect: slot ${slot} is out of range (maxSlots ${init.maxSlots})` })
+    }
+    const counters = this.readCounters(slot, into)
+    this.release(slot)
+    return counters
+  }
+
+  /**
+   * The collector-wide "ever hit" bitmap: bit i of word i >> 6 is set once
+   * probe i counted in any slot.
+   */
+  readHits(): BigUint64Array {
+    this.#ready('readHits')
+    const out = new BigUint64Array(Math.ceil(this.#nrProbes / 64))
+    if (out.length === 0) return out
+    const ret = native.kpcAreaReadHits(this.#res.area, bytes(out), BigInt(out.length))
+    if (ret < 0) throw this.#error('readHits', ret, {})
+    return out
+  }
+
+  slotStats(slot: number): SlotStats {
+    const init = this.#ready('slotStats')
+    nonNegativeInt('slotStats: slot', slot)
+    const s = new BigUint64Array(SlotStatsLayout.SIZE / 8)
+    const ret = native.kpcAreaReadSlotStats(this.#res.area, BigInt(slot), 1n, bytes(s))
+    if (ret < 0) throw this.#error('slotStats', ret, { EINVAL: `slotStats: slot ${slot} is out of range (maxSlots ${init.maxSlots})` })
+    const at = (off: number): bigint => s[off / 8] ?? 0n
+    const state = Number(at(SlotStatsLayout.state))
+    return {
+      state: state === SlotState.ATTACHED ? 'attached' : state === SlotState.DETACHED ? 'detached' : 'free',
+      sampleId: at(SlotStatsLayout.sample_id),
+      scope: SCOPE_NAME[Number(at(SlotStatsLayout.scope))],
+      tasks: num(at(SlotStatsLayout.tasks)),
+      newCoverage: num(at(SlotStatsLayout.new_coverage)),
+      edges: num(at(SlotStatsLayout.edges)),
+      lostTasks: num(at(SlotStatsLayout.lost_tasks)),
+    }
+  }
+
+  /** States of probes [first, first + count) (default: all added). */
+  probeStatus(from = 0, count = this.#nrProbes - from): ProbeStatuses {
+    this.#ready('probeStatus')
+    nonNegativeInt('probeStatus: first', from)
+    nonNegativeInt('probeStatus: count', count)
+    const raw = new Uint32Array(count * (PROBE_STATUS_SIZE / 4))
+    const state = new Uint32Array(count)
+    const error = new Int32Array(count)
+    if (count === 0) return { state, error }
+    const ret = native.kpcDevProbeStatus(this.#res.fd, BigInt(from), BigInt(count), bytes(raw))
+    if (ret < 0) throw this.#error('probeStatus', ret, { EINVAL: `probeStatus: probes ${from} .. ${from + count - 1} are not all among the ${this.#nrProbes} added` })
+    for (let i = 0; i < count; i++) {
+      state[i] = raw[2 * i] ?? 0
+      error[i] = (raw[2 * i + 1] ?? 0) | 0
+    }
+    return { state, error }
+  }
+
+  /** The first never-hit probe at or after `from` of the given kinds, after `skip` of them. */
+  nextUnhit(options: NextUnhitOptions = {}): number | undefined {
+    this.#ready('nextUnhit')
+    const from = options.from ?? 0
+    const skip = options.skip ?? 0
+    nonNegativeInt('nextUnhit: from', from)
+    nonNegativeInt('nextUnhit: skip', skip)
+    let kinds = 0n
+    for (const k of options.kinds ?? []) kinds |= 1n << BigInt(KIND_OF[k])
+    const index = u64Out()
+    const ret = native.kpcDevNextUnhit(this.#res.fd, BigInt(from), kinds, BigInt(skip), bytes(index))
+    if (ret < 0) {
+      if (errnoName(ret) === 'ENOENT') return undefined
+      throw this.#error('nextUnhit', ret, {})
+    }
+    return num(first(index))
+  }
+
+  /** Distinct callers of a function probe and their call counts. */
+  callers(probe: number): Callers {
+    this.#ready('callers')
+    nonNegativeInt('callers: probe', probe)
+    let capacity = Math.max(this.limits.maxCallers, 1)
+    for (;;) {
+      const buf = new Uint8Array(capacity * Caller.SIZE)
+      const count = u64Out()
+      const overflow = u64Out()
+      const ret = native.kpcDevCallers(this.#res.fd, BigInt(probe), buf, BigInt(capacity), bytes(count), bytes(overflow))
+      if (ret < 0) {
+        throw this.#error('callers', ret, {
+          EINVAL: `callers: probe ${probe} is not a function probe (or not among the ${this.#nrProbes} added)`,
+        })
+      }
+      const n = num(first(count))
+      if (n > capacity) {
+        capacity = n
+        continue
+      }
+      const dv = new DataView(buf.buffer)
+      const callers: CallerEntry[] = []
+      for (let i = 0; i < n; i++) {
+        const at = i * Caller.SIZE
+        const sym = buf.subarray(at + Caller.symbol, at + Caller.symbol + SYMBOL_LEN)
+        const end = sym.indexOf(0)
+        callers.push({
+          address: dv.getBigUint64(at + Caller.address, true),
+          calls: dv.getBigUint64(at + Caller.calls, true),
+          symbol: utf8d.decode(end < 0 ? sym : sym.subarray(0, end)),
+        })
+      }
+      return { callers, count: n, overflow: first(overflow) }
+    }
+  }
+
+  /** Records every probe hit of thread `tid` (0: the calling thread), in order, from the start of the trace. */
+  traceStart(tid = 0): void {
+    const init = this.#ready('traceStart')
+    nonNegativeInt('traceStart: tid', tid)
+    const noTrace = 'traceStart: this collector has no trace: init it with traceEntries > 0'
+    if (init.traceEntries === 0) throw new KprobecovError('EINVAL', noTrace)
+    let ret = native.kpcAreaTraceReset(this.#res.area)
+    if (ret < 0) throw this.#error('traceStart', ret, {})
+    ret = native.kpcDevTraceStart(this.#res.fd, BigInt(tid))
+    if (ret < 0) {
+      throw this.#error('traceStart', ret, {
+        EINVAL: noTrace,
+        EBUSY: 'traceStart: a thread is traced already: traceStop() first',
+        ESRCH: `traceStart: there is no thread ${tid}`,
+        EPERM: `traceStart: thread ${tid} belongs to another user: tracing it needs CAP_SYS_PTRACE (run as root)`,
+      })
+    }
+  }
+
+  traceStop(): void {
+    this.#ready('traceStop')
+    const ret = native.kpcDevTraceStop(this.#res.fd)
+    if (ret < 0) throw this.#error('traceStop', ret, { ENOENT: 'traceStop: no trace is running' })
+  }
+
+  /** The trace recorded since traceStart(). */
+  readTrace(): Trace {
+    const init = this.#ready('readTrace')
+    if (init.traceEntries === 0) throw new KprobecovError('EINVAL', 'readTrace: this collector has no trace: init it with traceEntries > 0')
+    const out = new BigUint64Array(init.traceEntries)
+    const ret = native.kpcAreaReadTrace(this.#res.area, bytes(out), BigInt(out.length))
+    if (ret < 0) throw this.#error('readTrace', ret, {})
+    const probes = new Uint32Array(Math.min(ret, out.length))
+    for (let i = 0; i < probes.length; i++) probes[i] = Number(out[i] ?? 0n)
+    return { written: ret, probes }
+  }
+
+  /** The edge counters of a slot (1 << edgeBits buckets). */
+  readEdges(slot: number): Uint32Array {
+    const init = this.#ready('readEdges')
+    nonNegativeInt('readEdges: slot', slot)
+    if (init.edgeBits === 0) throw new KprobecovError('EINVAL', 'readEdges: this collector counts no edges: init it with edgeBits > 0')
+    const out = new Uint32Array(2 ** init.edgeBits)
+    const ret = native.kpcAreaReadEdges(this.#res.area, BigInt(slot), bytes(out), BigInt(out.length))
+    if (ret < 0) throw this.#error('readEdges', ret, { EINVAL: `readEdges: slot ${slot} is out of range (maxSlots ${init.maxSlots})` })
+    return out
+  }
+
+  /**
+   * Resolves true as soon as any slot hit a probe (or edge) new to the
+   * collector since the last call, false after timeoutMs without one (or
+   * when the collector is closed meanwhile).
+   *
+   * How it waits: it reads the area's header (new_events against
+   * new_events_seen) every intervalMs with one native call that makes no
+   * system call, on timers of the event loop. Neither poll() on a worker
+   * thread nor on the main thread: a system call of this process would run
+   * kernel code while the process is attached (scope 'process' counts every
+   * thread), and a blocked poll() would keep the collector alive after
+   * close(). Latency: up to intervalMs.
+   */
+  async waitForNewCoverage(timeoutMs: number, intervalMs = 10): Promise<boolean> {
+    this.#ready('waitForNewCoverage')
+    const deadline = performance.now() + Math.max(0, timeoutMs)
+    const header = new BigUint64Array(AreaHeader.SIZE / 8)
+    for (;;) {
+      if (this.#closed) return false
+      const ret = native.kpcAreaHeader(this.#res.area, bytes(header))
+      if (ret < 0) throw this.#error('waitForNewCoverage', ret, {})
+      if (header[AreaHeader.new_events / 8] !== header[AreaHeader.new_events_seen / 8]) {
+        native.kpcAreaAck(this.#res.area, bytes(u64Out()))
+        return true
+      }
+      const left = deadline - performance.now()
+      if (left <= 0) return false
+      await new Promise((resolve) => setTimeout(resolve, Math.min(intervalMs, left)))
+    }
+  }
+
+  /** Unmaps the area and closes the fd: the kernel removes every probe of the collector. Idempotent. */
+  close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    finalizer.unregister(this)
+    if (this.#res.area !== 0n) native.kpcDevUnmap(this.#res.area, this.#res.areaBytes)
+    this.#res.area = 0n
+    native.kpcDevClose(this.#res.fd)
+  }
+
+  [Symbol.dispose](): void {
+    this.close()
+  }
+
+  #open(op: string): void {
+    if (this.#closed) throw new KprobecovError('ECLOSED', `${op}: the collector is closed: open a new one`)
+  }
+
+  #ready(op: string): Required<InitOptions> {
+    this.#open(op)
+    if (!this.#init) throw new KprobecovError('EBADFD', `${op}: the collector is not initialised: call init() first`)
+    return this.#init
+  }
+
+  #error(op: string, ret: number, messages: Partial<Record<string, string>>): KprobecovError {
+    const name = errnoName(ret)
+    const message =
+      messages[name] ??
+      (name === 'EBADFD'
+        ? `${op}: the collector is not initialised: call init() first`
+        : name === 'ENOTTY'
+          ? `${op}: ${this.path} does not know this request: load the kprobecov.ko of the same kprobecov version`
+          : `${op} failed: ${errnoMessage(ret)}`)
+    return errnoError(ret, message)
+  }
+}
+
+/** Writes a NUL-terminated UTF-8 name into a fixed-size field. */
+function writeName(buf: Uint8Array, at: number, name: string, size: number, what: string, mayBeEmpty: boolean): void {
+  if (typeof name !== 'string' || (!mayBeEmpty && name === '')) {
+    throw new KprobecovError('EINVAL', `${what} must be a non-empty string`)
+  }
+  const { written, read } = utf8.encodeInto(name, buf.subarray(at, at + size - 1))
+  if (read !== name.length || name.includes('\0')) {
+    throw new KprobecovError('EINVAL', `${what} is longer than ${size - 1} bytes (or holds a NUL)`)
+  }
+  buf[at + written] = 0
+}

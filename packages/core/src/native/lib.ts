@@ -1,0 +1,190 @@
+/**
+ * The ffi-rs binding to libkprobecov.so (native/include/libkprobecov.h): one
+ * function per C function, same name in camelCase, same arguments, the
+ * same return value (0 / a count, or -errno). No policy here: the Collector
+ * and loadDebugInfo turn return values into results and errors.
+ *
+ * Type mapping: int / uint32_t -> number; uint64_t and every pointer the
+ * caller keeps (the mmap'd area, a blob to free) -> bigint; output
+ * arguments and arrays -> a Uint8Array the C side writes into in place;
+ * strings -> string.
+ *
+ * The library is found once, on first use: $KPROBECOV_NATIVE_LIB, else
+ * build/native/libkprobecov.so in the nearest directory above this file
+ * that has one (the repository root, for a checkout).
+ */
+import { existsSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { DataType, load, open } from 'ffi-rs'
+import { KprobecovError } from '../errors.ts'
+
+const LIB = 'libkprobecov'
+const LIBC = 'libkprobecov:libc'
+const BUILD_HINT = 'build it with `make -C native` in the kprobecov repository'
+
+/**
+ * Where libkprobecov.so is: `env.KPROBECOV_NATIVE_LIB` if set (it must
+ * exist), else `<dir>/build/native/libkprobecov.so` for the nearest `dir` at
+ * or above `from`. Throws KprobecovError 'ENOLIB' naming the fix.
+ */
+export function locateNativeLibrary(
+  env: NodeJS.ProcessEnv = process.env,
+  from: string = import.meta.dirname,
+): string {
+  const fromEnv = env.KPROBECOV_NATIVE_LIB
+  if (fromEnv !== undefined && fromEnv !== '') {
+    const path = resolve(fromEnv)
+    if (!existsSync(path)) {
+      throw new KprobecovError(
+        'ENOLIB',
+        `KPROBECOV_NATIVE_LIB=${fromEnv} does not exist: ${BUILD_HINT}, or unset KPROBECOV_NATIVE_LIB`,
+      )
+    }
+    return path
+  }
+  for (let dir = resolve(from); ; dir = dirname(dir)) {
+    const path = join(dir, 'build', 'native', 'libkprobecov.so')
+    if (existsSync(path)) return path
+    if (dirname(dir) === dir) break
+  }
+  throw new KprobecovError(
+    'ENOLIB',
+    `libkprobecov.so was not found in build/native/ above ${resolve(from)}: ${BUILD_HINT} (or set KPROBECOV_NATIVE_LIB to its path)`,
+  )
+}
+
+let libraryPath: string | undefined
+
+/** Opens libkprobecov.so (and libc) once; returns the path it was opened from. */
+export function openNativeLibrary(): string {
+  if (libraryPath !== undefined) return libraryPath
+  const path = locateNativeLibrary()
+  try {
+    open({ library: LIB, path })
+    open({ library: LIBC, path: '' })
+  } catch (cause) {
+    const why = cause instanceof Error ? cause.message : String(cause)
+    throw new KprobecovError('ENOLIB', `cannot load ${path} (${why.split('\n')[0]}): rebuild it with \`make -C native\``, {
+      cause,
+    })
+  }
+  libraryPath = path
+  return path
+}
+
+type Out = Uint8Array
+
+function call(funcName: string, retType: DataType, paramsType: DataType[], paramsValue: unknown[]): unknown {
+  openNativeLibrary()
+  return load({ library: LIB, funcName, retType, paramsType, paramsValue })
+}
+const int = (f: string, types: DataType[], values: unknown[]) => call(f, DataType.I32, types, values) as number
+const i64 = (f: string, types: DataType[], values: unknown[]) => call(f, DataType.I64, types, values) as number
+
+const { I32, U32, BigInt: U64, String: Str, U8Array: Buf } = DataType
+
+// ---- device: one function per ioctl ----------------------------------------
+
+export const kpcDevOpen = (path: string): number => int('kpc_dev_open', [Str], [path])
+export const kpcDevClose = (fd: number): number => int('kpc_dev_close', [I32], [fd])
+/** out: struct kprobecov_version (64 bytes) */
+export const kpcDevVersion = (fd: number, out: Out): number => int('kpc_dev_version', [I32, Buf], [fd, out])
+/** areaBytes: one u64 (8 bytes) */
+export const kpcDevInit = (
+  fd: number,
+  maxProbes: bigint,
+  maxSlots: bigint,
+  edgeBits: bigint,
+  traceEntries: bigint,
+  flags: bigint,
+  areaBytes: Out,
+): number =>
+  int('kpc_dev_init', [I32, U64, U64, U64, U64, U64, Buf], [fd, maxProbes, maxSlots, edgeBits, traceEntries, flags, areaBytes])
+/** area: one u64 (8 bytes) receiving the address of the mapping */
+export const kpcDevMap = (fd: number, areaBytes: bigint, area: Out): number =>
+  int('kpc_dev_map', [I32, U64, Buf], [fd, areaBytes, area])
+export const kpcDevUnmap = (area: bigint, areaBytes: bigint): number =>
+  int('kpc_dev_unmap', [U64, U64], [area, areaBytes])
+/** specs: struct kprobecov_probe[count]; out: struct kprobecov_add_probes (64 bytes) */
+export const kpcDevAddProbes = (fd: number, specs: Out, count: bigint, out: Out): number =>
+  int('kpc_dev_add_probes', [I32, Buf, U64, Buf], [fd, specs, count, out])
+/** changed: one u64 */
+export const kpcDevArm = (fd: number, how: number, group: number, first: bigint, count: bigint, changed: Out): number =>
+  int('kpc_dev_arm', [I32, U32, U32, U64, U64, Buf], [fd, how, group, first, count, changed])
+export const kpcDevDisarm = (
+  fd: number,
+  how: number,
+  group: number,
+  first: bigint,
+  count: bigint,
+  changed: Out,
+): number => int('kpc_dev_disarm', [I32, U32, U32, U64, U64, Buf], [fd, how, group, first, count, changed])
+/** slot: one u64 */
+export const kpcDevAttach = (fd: number, pid: bigint, scope: number, sampleId: bigint, slot: Out): number =>
+  int('kpc_dev_attach', [I32, U64, U32, U64, Buf], [fd, pid, scope, sampleId, slot])
+export const kpcDevDetach = (fd: number, slot: bigint): number => int('kpc_dev_detach', [I32, U64], [fd, slot])
+export const kpcDevReset = (fd: number, slot: bigint): number => int('kpc_dev_reset', [I32, U64], [fd, slot])
+export const kpcDevRelease = (fd: number, slot: bigint): number => int('kpc_dev_release', [I32, U64], [fd, slot])
+/** out: struct kprobecov_probe_status[count] (8 bytes each) */
+export const kpcDevProbeStatus = (fd: number, first: bigint, count: bigint, out: Out): number =>
+  int('kpc_dev_probe_status', [I32, U64, U64, Buf], [fd, first, count, out])
+/** index: one u64 */
+export const kpcDevNextUnhit = (fd: number, from: bigint, kinds: bigint, skip: bigint, index: Out): number =>
+  int('kpc_dev_next_unhit', [I32, U64, U64, U64, Buf], [fd, from, kinds, skip, index])
+/** out: struct kprobecov_caller[capacity] (at least 1 element: ffi-rs passes no NULL); count, overflow: one u64 each */
+export const kpcDevCallers = (fd: number, probe: bigint, out: Out, capacity: bigint, count: Out, overflow: Out): number =>
+  int('kpc_dev_callers', [I32, U64, Buf, U64, Buf, Buf], [fd, probe, out, capacity, count, overflow])
+export const kpcDevTraceStart = (fd: number, tid: bigint): number => int('kpc_dev_trace_start', [I32, U64], [fd, tid])
+export const kpcDevTraceStop = (fd: number): number => int('kpc_dev_trace_stop', [I32], [fd])
+export const kpcDevPoll = (fd: number, timeoutMs: number): number => int('kpc_dev_poll', [I32, I32], [fd, timeoutMs])
+
+// ---- the mmap'd area: `area` is the address kpcDevMap returned --------------
+
+export const kpcAreaCheck = (area: bigint, areaBytes: bigint): number =>
+  int('kpc_area_check', [U64, U64], [area, areaBytes])
+/** out: struct kprobecov_area_header (256 bytes) */
+export const kpcAreaHeader = (area: bigint, out: Out): number => int('kpc_area_header', [U64, Buf], [area, out])
+/** out: u64[n] */
+export const kpcAreaReadSlot = (area: bigint, slot: bigint, out: Out, n: bigint): number =>
+  i64('kpc_area_read_slot', [U64, U64, Buf, U64], [area, slot, out, n])
+/** index: u32[capacity], counts: u64[capacity] */
+export const kpcAreaReadSlotNonzero = (area: bigint, slot: bigint, index: Out, counts: Out, capacity: bigint): number =>
+  i64('kpc_area_read_slot_nonzero', [U64, U64, Buf, Buf, U64], [area, slot, index, counts, capacity])
+/** out: u64[nwords] */
+export const kpcAreaReadHits = (area: bigint, out: Out, nwords: bigint): number =>
+  i64('kpc_area_read_hits', [U64, Buf, U64], [area, out, nwords])
+/** out: struct kprobecov_slot_stats[count] (64 bytes each) */
+export const kpcAreaReadSlotStats = (area: bigint, first: bigint, count: bigint, out: Out): number =>
+  int('kpc_area_read_slot_stats', [U64, U64, U64, Buf], [area, first, count, out])
+/** out: u32[n] */
+export const kpcAreaReadEdges = (area: bigint, slot: bigint, out: Out, n: bigint): number =>
+  i64('kpc_area_read_edges', [U64, U64, Buf, U64], [area, slot, out, n])
+/** out: u64[nwords] */
+export const kpcAreaReadEdgeBitmap = (area: bigint, out: Out, nwords: bigint): number =>
+  i64('kpc_area_read_edge_bitmap', [U64, Buf, U64], [area, out, nwords])
+/** out: u64[n] */
+export const kpcAreaReadTrace = (area: bigint, out: Out, n: bigint): number =>
+  i64('kpc_area_read_trace', [U64, Buf, U64], [area, out, n])
+export const kpcAreaTraceReset = (area: bigint): number => int('kpc_area_trace_reset', [U64], [area])
+/** events: one u64 */
+export const kpcAreaAck = (area: bigint, events: Out): number => int('kpc_area_ack', [U64, Buf], [area, events])
+
+// ---- debug info --------------------------------------------------------------
+
+/** blob: one u64 receiving the malloc'd blob's address; len: one u64 */
+export const kpcDebuginfoLoad = (path: string, flags: number, blob: Out, len: Out): number =>
+  int('kpc_debuginfo_load', [Str, U32, Buf, Buf], [path, flags, blob, len])
+export const kpcDebuginfoLoadSplit = (path: string, debugPath: string, flags: number, blob: Out, len: Out): number =>
+  int('kpc_debuginfo_load_split', [Str, Str, U32, Buf, Buf], [path, debugPath, flags, blob, len])
+export const kpcFree = (ptr: bigint): void => {
+  call('kpc_free', DataType.Void, [U64], [ptr])
+}
+export const kpcLastError = (): string => call('kpc_last_error', DataType.String, [], []) as string
+
+// ---- libc -------------------------------------------------------------------
+
+/** memcpy(dst, src, n): copies n bytes at address src (e.g. a blob) into dst. */
+export const memcpyFrom = (dst: Out, src: bigint, n: number): void => {
+  openNativeLibrary()
+  load({ library: LIBC, funcName: 'memcpy', retType: DataType.Void, paramsType: [Buf, U64, DataType.U64], paramsValue: [dst, src, n] })
+}
