@@ -54,7 +54,13 @@ test: build
 	@scripts/totals.sh $(RESULTS) $(HOST_SUITES) guest-run $(GUEST_SUITES)
 
 bench: build
-	@scripts/guest-run.sh --timeout $(BENCH_TIMEOUT) -- bench/run-in-guest.sh BENCHMARKS.md
+	@scripts/guest-run.sh --timeout $(BENCH_TIMEOUT) -- sh -c \
+		'bench/run-in-guest.sh BENCHMARKS.md && packages/core/bench/run-in-guest.sh BENCHMARKS.md'
+	@$(ENV) { echo '## Planning and reports (`make bench`, host)'; echo; \
+		echo "Measured $$(date -u '+%Y-%m-%d %H:%M') UTC on the host with Node $$("$$NODE_BIN" --version); best and median of 5 runs."; echo; \
+		"$$NODE_BIN" packages/core/bench/plan-report.ts --runs 5; } >build/plan-report.md && \
+		scripts/bench-section.sh packages/core/bench/plan-report.ts BENCHMARKS.md <build/plan-report.md && \
+		cat build/plan-report.md
 
 clean:
 	@if [ -f build/setup.env ]; then $(ENV) for d in kmod kmod/tests bench; do \

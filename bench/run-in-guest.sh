@@ -21,8 +21,6 @@ die() { printf '%s: %s\n' "$prog" "$*" >&2; exit 1; }
 out_md=$1
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
-begin='<!-- BEGIN bench/run-in-guest.sh: generated, do not edit by hand -->'
-end='<!-- END bench/run-in-guest.sh -->'
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (in the guest: scripts/guest-run.sh -- $0 $out_md)"
 for f in "$root/kmod/kprobecov.ko" "$here/kpc_bench/kpc_bench.ko" "$here/kpc_bench/kpc_sites.ko" \
@@ -79,26 +77,11 @@ status=0
 "$here/kpcbench" -d "$here" -a "$accel" ${KPROBECOV_BENCH_ARGS:-} >"$section" || status=$?
 [ $status -eq 0 ] || [ $status -eq 3 ] || die "kpcbench failed (status $status); $out_md untouched"
 
-body=$(mktemp)
 {
-	echo "$begin"
 	echo "## Probe cost (\`make bench\`)"
 	echo
 	cat "$section"
-	echo "$end"
-} >"$body"
-if [ -f "$out_md" ] && grep -qxF "$begin" "$out_md" && grep -qxF "$end" "$out_md"; then
-	awk -v begin="$begin" -v end="$end" -v body="$body" '
-		$0 == begin { while ((getline line < body) > 0) print line; skip = 1; next }
-		$0 == end { skip = 0; next }
-		!skip' "$out_md" >"$out_md.tmp"
-elif [ -f "$out_md" ]; then
-	{ cat "$out_md"; echo; cat "$body"; } >"$out_md.tmp"
-else
-	{ echo "# Benchmarks"; echo; cat "$body"; } >"$out_md.tmp"
-fi
-mv "$out_md.tmp" "$out_md"
-rm -f "$body"
+} | "$root/scripts/bench-section.sh" bench/run-in-guest.sh "$out_md"
 cat "$section"
 printf '%s: wrote %s\n' "$prog" "$out_md" >&2
 exit $status
