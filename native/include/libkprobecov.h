@@ -354,7 +354,22 @@ struct kpc_blob_header {
 	struct kpc_blob_table lines;		/* struct kpc_blob_line */
 	struct kpc_blob_table branches;		/* struct kpc_blob_branch */
 	struct kpc_blob_table inlines;		/* struct kpc_blob_inline */
-	__u64 reserved[4];
+	struct kpc_blob_table block_starts;	/* struct kpc_blob_block_start (was
+						 * reserved: zero in older blobs) */
+	__u64 reserved[2];
+};
+
+/*
+ * Where a basic block starts for a reason branches[] does not show: the
+ * target of a direct unconditional jump inside the function, and the
+ * instruction after a jmp (direct, indirect, or a return thunk), ret, ud2 or
+ * int3. Sorted by (function, offset); duplicates possible. Together with
+ * the branch successors and the function entry they split a function into
+ * basic blocks.
+ */
+struct kpc_blob_block_start {
+	__u32 function;		/* functions[] index */
+	__u32 offset;		/* bytes from the function symbol */
 };
 
 /* One executable section (SHF_EXECINSTR) of the ELF file. */

@@ -31,6 +31,61 @@ static int kpc_is_cond_jump(unsigned int id, uint32_t *flags)
 	}
 }
 
+static const struct kpc_reloc *kpc_reloc_at(const struct kpc_sec *s, uint64_t off);
+
+/* Instructions after which the next one can only be reached by a jump. */
+static int kpc_ends_flow(unsigned int id)
+{
+	return id == X86_INS_JMP || id == X86_INS_RET || id == X86_INS_UD2 ||
+	       id == X86_INS_INT3 || id == X86_INS_LJMP;
+}
+
+static int kpc_push_block_start(struct kpc_di *d, uint32_t fi, uint64_t offset)
+{
+	struct kpc_blob_block_start *bs = kpc_vec_push(&d->block_starts);
+
+	if (!bs)
+		return -ENOMEM;
+	bs->function = fi;
+	bs->offset = offset;
+	return 0;
+}
+
+/*
+ * Block starts of one instruction that is not a conditional jump: the
+ * target of a direct jmp inside the function (rel8 eb, rel32 e9 without a
+ * relocation: a relocated one leaves for another section or symbol), and
+ * the instruction after anything that ends the flow.
+ */
+static int kpc_block_starts(struct kpc_di *d, const struct kpc_sec *s, const struct kpc_fn *f,
+			    uint32_t fi, const cs_insn *insn)
+{
+	uint64_t next = insn->address + insn->size, end = f->out.offset + f->out.size;
+	int ret;
+
+	if (!kpc_ends_flow(insn->id))
+		return 0;
+	if (insn->id == X86_INS_JMP && (insn->bytes[0] == 0xeb || insn->bytes[0] == 0xe9)) {
+		uint64_t target;
+
+		if (insn->bytes[0] == 0xeb) {
+			target = next + (int8_t)insn->bytes[1];
+		} else {
+			int32_t disp;
+
+			memcpy(&disp, insn->bytes + 1, 4);
+			target = next + disp;
+		}
+		if ((insn->bytes[0] == 0xeb || !kpc_reloc_at(s, next - 4)) &&
+		    target >= f->out.offset && target < end) {
+			ret = kpc_push_block_start(d, fi, target - f->out.offset);
+			if (ret)
+				return ret;
+		}
+	}
+	return next < end ? kpc_push_block_start(d, fi, next - f->out.offset) : 0;
+}
+
 static const struct kpc_reloc *kpc_reloc_at(const struct kpc_sec *s, uint64_t off)
 {
 	const struct kpc_reloc *r = s->relocs.data;
@@ -122,8 +177,12 @@ static int kpc_function_branches(struct kpc_di *d, csh cs, cs_insn *insn, uint32
 			addr++;
 			continue;
 		}
-		if (!kpc_is_cond_jump(insn->id, &flags))
+		if (!kpc_is_cond_jump(insn->id, &flags)) {
+			ret = kpc_block_starts(d, s, f, fi, insn);
+			if (ret)
+				return ret;
 			continue;
+		}
 		/*
 		 * Every conditional jump ends in its displacement: 0f 8x rel32
 		 * (jcc near), else rel8 (jcc short, jrcxz, loop*), after any
@@ -173,6 +232,15 @@ static int kpc_function_branches(struct kpc_di *d, csh cs, cs_insn *insn, uint32
 	return 0;
 }
 
+static int kpc_cmp_block_start(const void *a, const void *b)
+{
+	const struct kpc_blob_block_start *x = a, *y = b;
+
+	if (x->function != y->function)
+		return x->function < y->function ? -1 : 1;
+	return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
 int kpc_di_find_branches(struct kpc_di *d)
 {
 	cs_insn *insn;
@@ -202,5 +270,8 @@ int kpc_di_find_branches(struct kpc_di *d)
 	}
 	cs_free(insn, 1);
 	cs_close(&cs);
+	/* Backward jumps (loops) name earlier offsets: sort as documented. */
+	qsort(d->block_starts.data, d->block_starts.len, sizeof(struct kpc_blob_block_start),
+	      kpc_cmp_block_start);
 	return ret;
 }

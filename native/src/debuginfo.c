@@ -835,7 +835,8 @@ static int kpc_build_blob(struct kpc_di *d, uint8_t **blobp, size_t *lenp)
 	size_t i;
 
 	if (d->fns.len >= KPC_BLOB_NONE || d->lines.len >= KPC_BLOB_NONE ||
-	    d->branches.len >= KPC_BLOB_NONE || d->inlines.len >= KPC_BLOB_NONE) {
+	    d->branches.len >= KPC_BLOB_NONE || d->inlines.len >= KPC_BLOB_NONE ||
+	    d->block_starts.len >= KPC_BLOB_NONE) {
 		kpc_set_error("%s: too many entries for the blob", d->path);
 		return -EFBIG;
 	}
@@ -851,6 +852,7 @@ static int kpc_build_blob(struct kpc_di *d, uint8_t **blobp, size_t *lenp)
 	kpc_table(&h->lines, &pos, d->lines.len, sizeof(struct kpc_blob_line));
 	kpc_table(&h->branches, &pos, d->branches.len, sizeof(struct kpc_blob_branch));
 	kpc_table(&h->inlines, &pos, d->inlines.len, sizeof(struct kpc_blob_inline));
+	kpc_table(&h->block_starts, &pos, d->block_starts.len, sizeof(struct kpc_blob_block_start));
 	if (pos > SIZE_MAX) {
 		kpc_set_error("%s: blob too large", d->path);
 		return -EFBIG;
@@ -878,6 +880,9 @@ static int kpc_build_blob(struct kpc_di *d, uint8_t **blobp, size_t *lenp)
 		memcpy(blob + h->inlines.offset + i * sizeof(struct kpc_blob_inline),
 		       &KPC_VEC_AT(&d->inlines, struct kpc_inl, i)->out,
 		       sizeof(struct kpc_blob_inline));
+	if (d->block_starts.len)
+		memcpy(blob + h->block_starts.offset, d->block_starts.data,
+		       d->block_starts.len * sizeof(struct kpc_blob_block_start));
 	*blobp = blob;
 	*lenp = pos;
 	return 0;
@@ -895,6 +900,7 @@ static void kpc_di_free(struct kpc_di *d)
 	kpc_vec_free(&d->ranges);
 	kpc_vec_free(&d->lines);
 	kpc_vec_free(&d->branches);
+	kpc_vec_free(&d->block_starts);
 	kpc_vec_free(&d->inlines);
 	kpc_vec_free(&d->files);
 	kpc_map_free(&d->file_by_str);
@@ -943,6 +949,7 @@ KPC_EXPORT int kpc_debuginfo_load_split(const char *path, const char *debug_path
 	kpc_vec_init(&d.lines, sizeof(struct kpc_line));
 	kpc_vec_init(&d.branches, sizeof(struct kpc_blob_branch));
 	kpc_vec_init(&d.inlines, sizeof(struct kpc_inl));
+	kpc_vec_init(&d.block_starts, sizeof(struct kpc_blob_block_start));
 	elf_version(EV_CURRENT);
 	ret = kpc_strtab_init(&d.st);
 	if (ret)

@@ -55,6 +55,7 @@ static const char *str(const struct blob *b, uint32_t off)
 #define BRANCH(b, i) ENTRY(b, branches, struct kpc_blob_branch, i)
 #define INLINE(b, i) ENTRY(b, inlines, struct kpc_blob_inline, i)
 #define SEC(b, i) ENTRY(b, sections, struct kpc_blob_section, i)
+#define BLOCK_START(b, i) ENTRY(b, block_starts, struct kpc_blob_block_start, i)
 
 static const char *file(const struct blob *b, uint32_t idx)
 {
@@ -451,6 +452,55 @@ static void test_ifelse_branch(void)
 	kpc_free(b.p);
 }
 
+/* Whether offset starts a block of function fi: a block start or a branch successor. */
+static int starts_block(const struct blob *b, uint32_t fi, uint32_t offset)
+{
+	uint32_t i;
+
+	for (i = 0; i < b->h->block_starts.count; i++)
+		if (BLOCK_START(b, i)->function == fi && BLOCK_START(b, i)->offset == offset)
+			return 1;
+	for (i = 0; i < FN(b, fi)->nr_branches; i++) {
+		const struct kpc_blob_branch *br = BRANCH(b, FN(b, fi)->first_branch + i);
+
+		if ((br->taken.function == fi && br->taken.offset == offset) ||
+		    (br->fallthrough.function == fi && br->fallthrough.offset == offset))
+			return 1;
+	}
+	return 0;
+}
+
+static void test_join_starts_a_block(void)
+{
+	unsigned int join = marker("join_after");
+	uint32_t fi, i, first = UINT32_MAX;
+	struct blob b;
+
+	ASSERT(load(&b, "kpc_fixture.ko", NULL, 0) == 0);
+	fi = fn_by_source(&b, "kpc_fx_join");
+	ASSERT(fi != KPC_BLOB_NONE);
+	/* Sorted by (function, offset), inside their function. */
+	for (i = 0; i < b.h->block_starts.count; i++) {
+		const struct kpc_blob_block_start *bs = BLOCK_START(&b, i);
+
+		EXPECT(bs->offset < FN(&b, bs->function)->size);
+		if (i)
+			EXPECT(BLOCK_START(&b, i - 1)->function < bs->function ||
+			       (BLOCK_START(&b, i - 1)->function == bs->function &&
+				BLOCK_START(&b, i - 1)->offset <= bs->offset));
+	}
+	for (i = 0; i < FN(&b, fi)->nr_lines; i++) {
+		const struct kpc_blob_line *l = LINE(&b, FN(&b, fi)->first_line + i);
+
+		if (l->line == join && l->function_offset < first)
+			first = l->function_offset;
+	}
+	ASSERT(first != UINT32_MAX);
+	/* The code after the if/else is entered from both arms (one by a jmp): a block of its own. */
+	EXPECT(starts_block(&b, fi, first));
+	kpc_free(b.p);
+}
+
 static void test_switch_and_loop_branches(void)
 {
 	uint32_t sw, lp, i;
@@ -677,6 +727,7 @@ const struct kpc_test kpc_debuginfo_tests[] = {
 	{ "di_cold_part_and_relocated_jump", test_cold_part },
 	{ "di_source_line_maps_into_its_function", test_line_in_function },
 	{ "di_ifelse_branch_successor_lines", test_ifelse_branch },
+	{ "di_join_after_ifelse_starts_a_block", test_join_starts_a_block },
 	{ "di_switch_and_loop_branches", test_switch_and_loop_branches },
 	{ "di_inlined_helper_calls", test_inlines },
 	{ "di_stripped_module_is_ENODATA", test_no_debug_info },

@@ -49,7 +49,7 @@ test('the plan is made from the fixture, with its source file', () => {
 })
 
 test('one function per source function, at its declaration line; aliases and inlined helpers are not functions', () => {
-  const expected = ['even', 'odd', 'ifelse', 'switch', 'loop', 'check', 'scale', 'global', 'complain', 'exit', 'init']
+  const expected = ['even', 'odd', 'ifelse', 'switch', 'loop', 'check', 'scale', 'join', 'global', 'complain', 'exit', 'init']
     .map((n) => `kpc_fx_${n}@${marker(`${n}_decl`)}`)
   assert.deepEqual(plan.functions.map((f) => `${f.name}@${f.line}`).sort(), expected.sort())
   for (const f of plan.functions) {
@@ -123,6 +123,14 @@ test('per-block planning proves every line per-line planning does, with fewer pr
   assert.ok(plan.probes.length >= blocks.probes.length)
 })
 
+test('the code after an if/else, entered from both arms (one by a jmp), is proven by a probe of its own', () => {
+  const after = proving(plan, marker('join_after'))
+  assert.ok(after.length > 0)
+  for (const arm of ['join_then', 'join_else']) {
+    for (const p of proving(plan, marker(arm))) assert.ok(!after.includes(p), `${arm} shares a probe with the join`)
+  }
+})
+
 test('coverage of the fixture: its lines and functions in the report, relative to the root', () => {
   // kpc_fx_ifelse called twice, once down each side.
   const counts = plan.probes.map((p) => (p.symbol !== 'kpc_fx_ifelse' ? 0n : p.kind === 'function' ? 2n : 1n))
@@ -134,7 +142,7 @@ test('coverage of the fixture: its lines and functions in the report, relative t
   for (const m of ['ifelse_then', 'ifelse_else', 'ifelse_join']) assert.equal(l[marker(m)], 1, m)
   assert.equal(l[marker('ifelse_cond')], 2)
   assert.equal(l[marker('exit_body')], 0)
-  assert.equal(Object.values(fc.fnMap).length, 11)
+  assert.equal(Object.values(fc.fnMap).length, 12)
   const cond = Object.entries(fc.branchMap).find(([, b]) => b.line === marker('ifelse_cond'))!
   assert.deepEqual(fc.b[cond[0]], [1, 1])
 })

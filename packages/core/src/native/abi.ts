@@ -130,7 +130,10 @@ export const BlobHeader = {
   lines: 200,
   branches: 216,
   inlines: 232,
+  block_starts: 248,
 } as const
+/** struct kpc_blob_block_start */
+export const BlobBlockStart = { SIZE: 8, function: 0, offset: 4 } as const
 export const BlobFlag = {
   REL: 1 << 0,
   SPLIT_DEBUG: 1 << 1,

@@ -21,6 +21,7 @@ import {
   BLOB_MAGIC,
   BLOB_NONE,
   BLOB_VERSION,
+  BlobBlockStart,
   BlobBranch,
   BlobFlag,
   BlobFunction,
@@ -199,6 +200,7 @@ export function parseDebugInfo(blob: Uint8Array, path?: string): DebugInfo {
   const functionsT = table(BlobHeader.functions, BlobFunction.SIZE, 'functions')
   const linesT = table(BlobHeader.lines, BlobLine.SIZE, 'lines')
   const branchesT = table(BlobHeader.branches, BlobBranch.SIZE, 'branches')
+  const blockStartsT = table(BlobHeader.block_starts, BlobBlockStart.SIZE, 'block_starts')
 
   const decoder = new TextDecoder('utf-8')
   const cache = new Map<number, string>()
@@ -258,6 +260,15 @@ export function parseDebugInfo(blob: Uint8Array, path?: string): DebugInfo {
     const parent = index(u32(at + BlobFunction.parent))
     if (flags & FnFlag.COLD && parent !== undefined) fn.parent = parent
     functions.push(fn)
+  }
+  // Block starts that branches do not show (jmp targets, after jmp/ret), per function.
+  for (let i = 0; i < blockStartsT.count; i++) {
+    const at = blockStartsT.offset + i * blockStartsT.stride
+    const fn = functions[u32(at + BlobBlockStart.function)]
+    if (fn === undefined) throw protocolError(`block start ${i}: function`)
+    const offset = u32(at + BlobBlockStart.offset)
+    const starts = (fn.blockStarts ??= [])
+    if (starts[starts.length - 1] !== offset) starts.push(offset)
   }
 
   const lines: DebugLine[] = new Array(linesT.count)
