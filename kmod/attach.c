@@ -81,6 +81,7 @@ static void kpc_link_locked(struct kpc_collector *c, struct kpc_slot *s, struct 
 		atomic_inc(&c->nr_tree);
 		atomic_inc(&kpc_tree_entries);
 	}
+	kpc_gen_bump();
 }
 
 /* Called with c->tlock held; the entry is freed after a grace period. */
@@ -97,6 +98,7 @@ static void kpc_unlink_locked(struct kpc_collector *c, struct kpc_entry *e)
 	}
 	atomic_dec(&c->nr_entries);
 	atomic_dec(&kpc_total_entries);
+	kpc_gen_bump();
 	call_rcu(&e->rcu, kpc_entry_free_rcu);
 }
 
@@ -277,6 +279,7 @@ static void kpc_zero_collector(struct kpc_collector *c)
 	for (i = 0; i < c->nr_probes; i++) {
 		struct kpc_probe *p = c->probes[i];
 
+		WRITE_ONCE(p->seen, false);
 		if (!p->callers)
 			continue;
 		for (j = 0; j < c->max_callers; j++) {
@@ -430,6 +433,7 @@ static void kpc_on_exit(void *data, struct task_struct *task)
 
 	if (!atomic_read(&kpc_total_entries))
 		return;
+	kpc_gen_bump();	/* task may be reused after this: no cached lookup of it */
 	rcu_read_lock();
 	list_for_each_entry_rcu(c, &kpc_collectors, node) {
 		struct kpc_entry *e;

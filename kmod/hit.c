@@ -128,8 +128,10 @@ static void kpc_count(struct kpc_collector *c, struct kpc_slot *s, struct kpc_pr
 	bool fresh = false;
 
 	atomic64_inc((atomic64_t *)&s->counters[p->index]);
-	if (!test_bit(p->index, c->hit_bitmap) && !test_and_set_bit(p->index, c->hit_bitmap))
-		fresh = true;
+	if (unlikely(!READ_ONCE(p->seen))) {
+		fresh = !test_and_set_bit(p->index, c->hit_bitmap);
+		WRITE_ONCE(p->seen, true);
+	}
 	if (c->edge_bits && kpc_count_edge(c, s, p, task))
 		fresh = true;
 	if (unlikely(fresh)) {
@@ -151,6 +153,49 @@ static void kpc_trace(struct kpc_collector *c, struct kpc_probe *p)
 	}
 }
 
+/*
+ * Per CPU, the last attribution lookup: the slots of task in collector c,
+ * valid while kpc_gen equals gen. Used in task context only, with
+ * preemption disabled: a handler in interrupt context never uses it, so it
+ * is never re-entered on one CPU.
+ */
+struct kpc_last_lookup {
+	struct task_struct *task;
+	struct kpc_collector *c;
+	int gen;
+	struct kpc_slot *ts, *ps;
+};
+static DEFINE_PER_CPU(struct kpc_last_lookup, kpc_last_lookup);
+
+/* The thread's and the process's slots of current in c (task context). */
+static void kpc_attribute(struct kpc_collector *c, struct kpc_slot **ts, struct kpc_slot **ps)
+{
+	struct kpc_last_lookup *last = this_cpu_ptr(&kpc_last_lookup);
+	int threads = atomic_read(&c->nr_thread), all = atomic_read(&c->nr_entries);
+	int gen = atomic_read_acquire(&kpc_gen);	/* before the lookups it validates */
+	struct kpc_entry *e;
+
+	if (last->task == current && last->c == c && last->gen == gen) {
+		*ts = last->ts;
+		*ps = last->ps;
+		return;
+	}
+	*ts = *ps = NULL;
+	if (threads) {
+		e = kpc_lookup(c, task_pid(current), false);
+		*ts = e ? e->slot : NULL;
+	}
+	if (all > threads) {
+		e = kpc_lookup(c, task_tgid(current), true);
+		*ps = e ? e->slot : NULL;
+	}
+	last->task = current;
+	last->c = c;
+	last->gen = gen;
+	last->ts = *ts;
+	last->ps = *ps;
+}
+
 int kpc_pre_handler(struct kprobe *kp, struct pt_regs *regs)
 {
 	struct kpc_probe *p = container_of(kp, struct kpc_probe, kp);
@@ -159,21 +204,10 @@ int kpc_pre_handler(struct kprobe *kp, struct pt_regs *regs)
 	bool task = kpc_probed_in_task(kp);
 
 	if (task) {
-		struct pid *tid = task_pid(current);
-
-		if (unlikely(READ_ONCE(c->trace_key) == tid))
+		if (unlikely(READ_ONCE(c->trace_key) == task_pid(current)))
 			kpc_trace(c, p);
-		int threads = atomic_read(&c->nr_thread), all = atomic_read(&c->nr_entries);
-		struct kpc_entry *e;
-
-		if (threads) {
-			e = kpc_lookup(c, tid, false);
-			ts = e ? e->slot : NULL;
-		}
-		if (all > threads) {
-			e = kpc_lookup(c, task_tgid(current), true);
-			ps = e ? e->slot : NULL;
-		}
+		if (atomic_read(&c->nr_entries))
+			kpc_attribute(c, &ts, &ps);
 	}
 	gs = READ_ONCE(c->global);
 

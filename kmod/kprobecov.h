@@ -37,6 +37,15 @@ extern struct list_head kpc_collectors;
 extern atomic_t kpc_total_entries;
 extern atomic_t kpc_tree_entries;
 
+/*
+ * Bumped (release) after every link or unlink of an attached pid, and at
+ * every task exit while any pid is attached (so a task_struct cannot be
+ * reused by another task without it changing): the hot path's per-CPU
+ * lookup cache is valid while it is unchanged.
+ */
+extern atomic_t kpc_gen;
+void kpc_gen_bump(void);
+
 /* Index of the built-in kernel among a collector's targets. */
 #define KPC_TARGET_VMLINUX 0
 
@@ -68,6 +77,7 @@ struct kpc_probe {
 	bool registered;
 	bool pending;
 	bool unloaded;		/* its module went away after it was planted */
+	bool seen;		/* mirrors its bit in c->hit_bitmap, next to kp */
 	struct kpc_caller *callers;	/* KIND_FUNC only: c->max_callers cells */
 	u64 caller_overflow;
 };

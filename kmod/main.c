@@ -47,6 +47,13 @@ DEFINE_MUTEX(kpc_mutex);
 LIST_HEAD(kpc_collectors);
 atomic_t kpc_total_entries = ATOMIC_INIT(0);
 atomic_t kpc_tree_entries = ATOMIC_INIT(0);
+atomic_t kpc_gen = ATOMIC_INIT(0);
+
+void kpc_gen_bump(void)
+{
+	smp_mb__before_atomic();	/* pairs with kpc_attribute's acquire */
+	atomic_inc(&kpc_gen);
+}
 
 static void kpc_poll_wake(struct irq_work *work)
 {
