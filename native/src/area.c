@@ -139,20 +139,27 @@ KPC_EXPORT int64_t kpc_area_read_slot_nonzero(const void *area, uint64_t slot, u
 	return found;
 }
 
+/* Copy up to nwords of a bitmap of nbits bits at offset in the area. */
+static int64_t kpc_read_bitmap(const void *area, uint64_t offset, uint64_t nbits,
+			       uint64_t *out, uint64_t nwords)
+{
+	uint64_t max = kpc_words(nbits);
+
+	if (nwords > max)
+		nwords = max;
+	kpc_copy64(out, (const uint64_t *)((const char *)area + offset), nwords);
+	return nwords;
+}
+
 KPC_EXPORT int64_t kpc_area_read_hits(const void *area, uint64_t *out, uint64_t nwords)
 {
 	const struct kprobecov_area_header *h = kpc_hdr(area);
-	uint64_t max;
 
 	if (!area || (nwords && !out))
 		return -EINVAL;
 	if (!h)
 		return -EPROTO;
-	max = kpc_words(h->max_probes);
-	if (nwords > max)
-		nwords = max;
-	kpc_copy64(out, (const uint64_t *)((const char *)area + h->hit_bitmap_offset), nwords);
-	return nwords;
+	return kpc_read_bitmap(area, h->hit_bitmap_offset, h->max_probes, out, nwords);
 }
 
 KPC_EXPORT int kpc_area_read_slot_stats(const void *area, uint64_t first, uint64_t count,
@@ -199,7 +206,6 @@ KPC_EXPORT int64_t kpc_area_read_edges(const void *area, uint64_t slot, uint32_t
 KPC_EXPORT int64_t kpc_area_read_edge_bitmap(const void *area, uint64_t *out, uint64_t nwords)
 {
 	const struct kprobecov_area_header *h = kpc_hdr(area);
-	uint64_t max;
 
 	if (!area || (nwords && !out))
 		return -EINVAL;
@@ -207,11 +213,7 @@ KPC_EXPORT int64_t kpc_area_read_edge_bitmap(const void *area, uint64_t *out, ui
 		return -EPROTO;
 	if (!h->edge_bits)
 		return -ENODATA;
-	max = kpc_words(1ULL << h->edge_bits);
-	if (nwords > max)
-		nwords = max;
-	kpc_copy64(out, (const uint64_t *)((const char *)area + h->edge_bitmap_offset), nwords);
-	return nwords;
+	return kpc_read_bitmap(area, h->edge_bitmap_offset, 1ULL << h->edge_bits, out, nwords);
 }
 
 KPC_EXPORT int64_t kpc_area_read_trace(const void *area, uint64_t *out, uint64_t n)
