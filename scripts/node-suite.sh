@@ -6,7 +6,8 @@
 #
 # Shows the spec report; RESULT_FILE gets `passed N failed M` (skipped tests are neither).
 # A run that crashes before reporting counts as one failure. Exits 0 either way, so
-# that every suite of `make test` runs; the totals decide.
+# that every suite of `make test` runs; the totals decide. $KPROBECOV_NODE_FLAGS (if set)
+# go to node before --test (the QEMU guest sets --liftoff-only: see test/guest/run.sh).
 set -uo pipefail
 
 [ $# -ge 2 ] || { echo "usage: $0 RESULT_FILE FILE..." >&2; exit 2; }
@@ -15,7 +16,8 @@ shift
 tap=$(mktemp)
 trap 'rm -f "$tap"' EXIT
 
-node --test --test-concurrency=1 \
+# shellcheck disable=SC2086 # the flags are words
+node ${KPROBECOV_NODE_FLAGS:-} --test --test-concurrency=1 \
 	--test-reporter=spec --test-reporter-destination=stdout \
 	--test-reporter=tap --test-reporter-destination="$tap" "$@"
 

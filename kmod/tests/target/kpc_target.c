@@ -4,7 +4,8 @@
  * functions have distinct, branchy bodies (so the compiler neither merges,
  * inlines nor clones them under another name) and are called only by the
  * commands documented in kpc_target.h, by module_init, by module_exit, or
- * by a timer.
+ * by a timer. The kprobecov CLI's tests find source lines by the
+ * "KPC:<name>" markers, so code may move as long as the markers move with it.
  */
 #define pr_fmt(fmt) "kpc_target: " fmt
 
@@ -27,7 +28,7 @@ static long kpc_sink_neg;
 
 /* Only module_init calls this: it is hit once per load. */
 static noinline __noclone u64 kpc_target_fill_table(u32 seed)
-{
+{	/* KPC:fill_open */
 	u64 sum = 0;
 	int i;
 
@@ -54,38 +55,38 @@ static noinline __noclone u64 kpc_target_drain_table(void)
 
 /* __init text: hit once during module_init, freed right after. */
 static noinline __noclone int __init kpc_target_init_banner(u64 sum)
-{
+{	/* KPC:banner_open */
 	if (sum & 1)
-		return (int)(sum % 7);
-	return (int)(sum % 5) + 1;
+		return (int)(sum % 7);	/* KPC:banner_odd */
+	return (int)(sum % 5) + 1;	/* KPC:banner_even */
 }
 
 static noinline __noclone long kpc_target_a(long x)
-{
+{	/* KPC:a_open */
 	long acc = x;
 	int i;
 
 	for (i = 0; i < 3; i++) {
-		if (acc & 1)
-			acc = acc * 3 + 1;
+		if (acc & 1)	/* KPC:a_if */
+			acc = acc * 3 + 1;	/* KPC:a_odd */
 		else
-			acc >>= 1;
+			acc >>= 1;	/* KPC:a_even */
 	}
 	WRITE_ONCE(kpc_sink, acc);
-	return acc;
+	return acc;	/* KPC:a_return */
 }
 
 static noinline __noclone long kpc_target_b(long x)
-{
+{	/* KPC:b_open */
 	switch (x & 3) {
 	case 0:
-		return kpc_table[x & (KPC_TABLE_LEN - 1)] + 11;
+		return kpc_table[x & (KPC_TABLE_LEN - 1)] + 11;	/* KPC:b_case0 */
 	case 1:
-		return x * 13 - 2;
+		return x * 13 - 2;	/* KPC:b_case1 */
 	case 2:
-		return -x ^ 0x55;
+		return -x ^ 0x55;	/* KPC:b_case2 */
 	default:
-		return READ_ONCE(kpc_sink) + x;
+		return READ_ONCE(kpc_sink) + x;	/* KPC:b_default */
 	}
 }
 
@@ -96,21 +97,21 @@ static noinline __noclone long kpc_target_b(long x)
  * the compiler keeps each label at the start of its own block).
  */
 static noinline __noclone long kpc_target_branch(long x, struct kpc_target_info *info)
-{
+{	/* KPC:branch_open */
 	long r;
 
 	if (info) {
-		info->branch_pos_offset = (unsigned long)&&pos - (unsigned long)kpc_target_branch;
-		info->branch_neg_offset = (unsigned long)&&neg - (unsigned long)kpc_target_branch;
-		return 0;
+		info->branch_pos_offset = (unsigned long)&&pos - (unsigned long)kpc_target_branch;	/* KPC:branch_info_pos */
+		info->branch_neg_offset = (unsigned long)&&neg - (unsigned long)kpc_target_branch;	/* KPC:branch_info_neg */
+		return 0;	/* KPC:branch_info_ret */
 	}
-	if (x > 0) {
+	if (x > 0) {	/* KPC:branch_if */
 pos:
-		r = kpc_table[x & (KPC_TABLE_LEN - 1)] * 3 + x;
-		WRITE_ONCE(kpc_sink, r);
+		r = kpc_table[x & (KPC_TABLE_LEN - 1)] * 3 + x;	/* KPC:branch_pos */
+		WRITE_ONCE(kpc_sink, r);	/* KPC:branch_pos_sink */
 	} else {
 neg:
-		r = -x * 7 + 1;
+		r = -x * 7 + 1;	/* KPC:branch_neg */
 		WRITE_ONCE(kpc_sink_neg, r);
 	}
 	return r;
@@ -118,7 +119,7 @@ neg:
 
 /* Calls a (twice, from two call sites), b and both sides of branch. */
 static noinline __noclone long kpc_target_seq(long x)
-{
+{	/* KPC:seq_open */
 	long r;
 
 	r = kpc_target_a(x);
@@ -190,39 +191,39 @@ static noinline __noclone long kpc_target_fire_timer(long arg)
 
 /* The one caller of a, b and branch for CALL_*: callers show as "kpc_target_call+". */
 static noinline __noclone long kpc_target_call(unsigned int cmd, struct kpc_target_call *call)
-{
-	u32 times = call->times ? call->times : 1;
+{	/* KPC:call_open */
+	u32 times = call->times ? call->times : 1;	/* KPC:call_times */
 	long r = 0;
 	u32 i;
 
 	switch (cmd) {
 	case KPC_TARGET_CALL_A:
 		for (i = 0; i < times; i++)
-			r = kpc_target_a(call->arg);
+			r = kpc_target_a(call->arg);	/* KPC:call_a */
 		break;
 	case KPC_TARGET_CALL_B:
 		for (i = 0; i < times; i++)
-			r = kpc_target_b(call->arg);
+			r = kpc_target_b(call->arg);	/* KPC:call_b */
 		break;
 	case KPC_TARGET_CALL_BRANCH:
 		for (i = 0; i < times; i++)
-			r = kpc_target_branch(call->arg, NULL);
+			r = kpc_target_branch(call->arg, NULL);	/* KPC:call_branch */
 		break;
 	case KPC_TARGET_CALL_SEQ:
 		r = kpc_target_seq(call->arg);
 		break;
 	case KPC_TARGET_TIMER:
-		r = kpc_target_fire_timer(call->arg);
+		r = kpc_target_fire_timer(call->arg);	/* KPC:call_timer */
 		break;
 	default:
 		return -ENOTTY;
 	}
-	call->result = r;
+	call->result = r;	/* KPC:call_result */
 	return 0;
 }
 
 static long kpc_target_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
-{
+{	/* KPC:ioctl_open */
 	void __user *uarg = (void __user *)arg;
 	struct kpc_target_info info = {};
 	struct kpc_target_call call;
@@ -230,22 +231,22 @@ static long kpc_target_ioctl(struct file *file, unsigned int cmd, unsigned long 
 	int i;
 
 	if (cmd == KPC_TARGET_GET_INFO) {
-		kpc_target_branch(0, &info);
-		for (i = 0; i < KPC_TABLE_LEN; i++)
-			info.table_sum += kpc_table[i];
-		return copy_to_user(uarg, &info, sizeof(info)) ? -EFAULT : 0;
+		kpc_target_branch(0, &info);	/* KPC:ioctl_info */
+		for (i = 0; i < KPC_TABLE_LEN; i++)	/* KPC:ioctl_sum_loop */
+			info.table_sum += kpc_table[i];	/* KPC:ioctl_sum */
+		return copy_to_user(uarg, &info, sizeof(info)) ? -EFAULT : 0;	/* KPC:ioctl_info_ret */
 	}
-	if (copy_from_user(&call, uarg, sizeof(call)))
+	if (copy_from_user(&call, uarg, sizeof(call)))	/* KPC:ioctl_copy_in */
 		return -EFAULT;
-	if (call.reserved)
-		return -EINVAL;
-	ret = kpc_target_call(cmd, &call);
-	if (ret)
+	if (call.reserved)	/* KPC:ioctl_reserved */
+		return -EINVAL;	/* KPC:ioctl_einval */
+	ret = kpc_target_call(cmd, &call);	/* KPC:ioctl_call */
+	if (ret)	/* KPC:ioctl_ret */
 		return ret;
 	/* Work after the calls keeps them from being tail calls. */
-	if (copy_to_user(uarg, &call, sizeof(call)))
+	if (copy_to_user(uarg, &call, sizeof(call)))	/* KPC:ioctl_copy_out */
 		return -EFAULT;
-	return 0;
+	return 0;	/* KPC:ioctl_ok */
 }
 
 static const struct file_operations kpc_target_fops = {
@@ -263,7 +264,7 @@ static struct miscdevice kpc_target_dev = {
 };
 
 static int __init kpc_target_init(void)
-{
+{	/* KPC:init_open */
 	u64 sum = kpc_target_fill_table(0x6b7063);
 
 	WRITE_ONCE(kpc_sink, kpc_target_init_banner(sum));

@@ -30,11 +30,7 @@ export interface RunOutputs {
 }
 
 export function writeRunOutputs(outputs: RunOutputs): void {
-  const dir = path.resolve(outputs.dir)
-  const parent = path.dirname(dir)
-  mkdirSync(parent, { recursive: true })
-  const tmp = mkdtempSync(path.join(parent, `.${path.basename(dir)}.tmp-`))
-  try {
+  writeDirectoryAtomically(outputs.dir, (tmp) => {
     const common = { root: outputs.root, ...(outputs.watermarks ? { watermarks: outputs.watermarks } : {}) }
     writeReports(outputs.merged, { ...common, dir: tmp, reporters: outputs.reporters })
     for (const [test, map] of outputs.perTest) {
@@ -44,7 +40,22 @@ export function writeRunOutputs(outputs: RunOutputs): void {
     if (outputs.notInstrumented) {
       writeFileSync(path.join(tmp, 'not-instrumented.json'), JSON.stringify(outputs.notInstrumented, null, 2) + '\n')
     }
-    replaceDir(tmp, dir)
+  })
+}
+
+/**
+ * Fills a new temporary directory beside `dir` and then puts it in the place
+ * of `dir` (created, or replaced as a whole): when `fill` throws, `dir` stays
+ * as it was and the temporary directory is removed.
+ */
+export function writeDirectoryAtomically(dir: string, fill: (tmp: string) => void): void {
+  const target = path.resolve(dir)
+  const parent = path.dirname(target)
+  mkdirSync(parent, { recursive: true })
+  const tmp = mkdtempSync(path.join(parent, `.${path.basename(target)}.tmp-`))
+  try {
+    fill(tmp)
+    replaceDir(tmp, target)
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true })
     throw e

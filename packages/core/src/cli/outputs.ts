@@ -1,0 +1,64 @@
+/**
+ * Writing a run's directory (reports + the saved run), atomically, and the
+ * reporters that print to the terminal (text, text-summary, text-lcov,
+ * teamcity), which are rendered after the directory is in place.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import type { CoverageMap } from 'istanbul-lib-coverage'
+import type { ReportType } from 'istanbul-reports'
+import { createCoverageMapper, type NotInstrumentedLine } from '../coverage/coverage-map.ts'
+import { writeReports, type ReporterSpec } from '../reports/reports.ts'
+import { writeDirectoryAtomically } from '../reports/run-outputs.ts'
+import type { CliIO } from './io.ts'
+import { RUN_FILE, failedProbes, runToJson, type RunData } from './record.ts'
+
+const CONSOLE = new Set<ReportType>(['text', 'text-summary', 'text-lcov', 'teamcity'])
+
+/** The coverage of a run, and the lines the kernel would not probe. */
+export function runCoverage(run: RunData, root: string): { map: CoverageMap; notInstrumented: NotInstrumentedLine[] } {
+  const mapper = createCoverageMapper(run.plan, failedProbes(run), { root })
+  return { map: mapper.toCoverageMap(run.counts), notInstrumented: mapper.notInstrumented }
+}
+
+/**
+ * Replaces `dir` with the file reporters' output for `map`, plus `files`
+ * (name → content); then prints the terminal reporters to io.stdout.
+ */
+export function writeCoverageDir(
+  dir: string, map: CoverageMap, reporters: readonly ReportType[], root: string, io: CliIO, files: Record<string, string> = {},
+): void {
+  const toFiles = reporters.filter((r) => !CONSOLE.has(r))
+  writeDirectoryAtomically(dir, (tmp) => {
+    if (toFiles.length > 0) writeReports(map, { dir: tmp, reporters: toFiles, root })
+    for (const [name, content] of Object.entries(files)) writeFileSync(path.join(tmp, name), content)
+  })
+  printReports(map, reporters.filter((r) => CONSOLE.has(r)), root, io)
+}
+
+/** Writes a run's directory: reports, the saved run, the lines not instrumented. */
+export function writeRunDir(dir: string, run: RunData, reporters: readonly ReportType[], io: CliIO): CoverageMap {
+  const { map, notInstrumented } = runCoverage(run, run.root)
+  const files: Record<string, string> = { [RUN_FILE]: runToJson(run) }
+  if (notInstrumented.length > 0) files['not-instrumented.json'] = `${JSON.stringify(notInstrumented, null, 2)}\n`
+  writeCoverageDir(dir, map, reporters, run.root, io, files)
+  return map
+}
+
+/** Terminal reporters, rendered into a private file and copied to io.stdout. */
+export function printReports(map: CoverageMap, reporters: readonly ReportType[], root: string, io: CliIO): void {
+  if (reporters.length === 0) return
+  const tmp = mkdtempSync(path.join(tmpdir(), 'kprobecov-report-'))
+  try {
+    for (const r of reporters) {
+      const file = `${r}.txt` // istanbul wants it relative to the report directory
+      const columns = (io.stdout as { columns?: number }).columns ?? 100
+      const spec: ReporterSpec = r === 'text-lcov' ? ['lcovonly', { file }] : r === 'text' ? ['text', { file, maxCols: columns }] : [r, { file }] as ReporterSpec
+      writeReports(map, { dir: tmp, reporters: [spec], root })
+      io.stdout.write(readFileSync(path.join(tmp, file), 'utf8'))
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true })
+  }
+}

@@ -1,0 +1,303 @@
+/**
+ * A measurement made now: the modules' debug info, checked against what is
+ * loaded, planned into probes, planted in a collector of its own and armed;
+ * then a command run attached (scope 'tree': it and its children), and what
+ * the kernel counted read back as RunData. Closing the session closes the
+ * collector, which removes every probe.
+ */
+import type { DebugInfo } from '../debuginfo/types.ts'
+import { Collector, type ProbeSpec } from '../device/collector.ts'
+import { checkModuleMatches, moduleObjectPath, type ModuleMatch } from '../device/system.ts'
+import { KprobecovError, errnoName } from '../errors.ts'
+import { loadDebugInfo } from '../native/debuginfo.ts'
+import { planProbes } from '../plan/plan.ts'
+import type { Granularity, Plan } from '../plan/types.ts'
+import { reportPath } from '../coverage/paths.ts'
+import type { ModuleSpec } from './args.ts'
+import type { CliIO, Output, Progress, SystemSetup } from './io.ts'
+import type { CallerRow, CallersOf, ModuleRecord, RunData } from './record.ts'
+import { checkCommand, shieldSignals, spawnHeld, type HeldCommand } from './spawn.ts'
+
+export interface SessionOptions {
+  modules: ModuleSpec[]
+  granularity: Granularity
+  root: string
+  device: string
+  system: SystemSetup
+  progress: Progress
+  /** Where notes go (probes the kernel refused). */
+  stderr: Output
+  /** Record callers of function probes. */
+  callers?: boolean
+  /** log2 of edge counters; 0: none. */
+  edgeBits?: number
+  /** Trace capacity; 0: no trace. */
+  traceEntries?: number
+  /** The command that will run: checked first, so a typo fails before probes are planted. */
+  command?: readonly string[] | undefined
+  io?: CliIO
+}
+
+export interface TargetModule {
+  name: string
+  object: string
+  debugInfo: DebugInfo
+  loaded: ModuleMatch
+}
+
+/** Finds, reads and checks the .ko of each module. Throws KprobecovError naming the fix. */
+export function prepareModules(specs: readonly ModuleSpec[], system: SystemSetup, progress: Progress): TargetModule[] {
+  return specs.map((spec) => {
+    const object = spec.object ?? findObject(spec.name, system)
+    progress.step(`reading the debug info of ${object}`)
+    const debugInfo = loadDebugInfo(object)
+    if (debugInfo.moduleName !== '' && debugInfo.moduleName !== spec.name) {
+      throw new KprobecovError('EINVAL', `${object} is the module ${debugInfo.moduleName}, not ${spec.name}: use --module ${debugInfo.moduleName}=${object}, or the .ko of ${spec.name}`)
+    }
+    const loaded = checkModuleMatches(debugInfo, { ...system, allowNotLoaded: true })
+    return { name: spec.name, object, debugInfo, loaded }
+  })
+}
+
+/** moduleObjectPath, with the fix said the CLI's way. */
+export function findObject(name: string, system: SystemSetup): string {
+  try {
+    return moduleObjectPath(name, system)
+  } catch (e) {
+    if (!(e instanceof KprobecovError)) throw e
+    if (e.code === 'EMODULE_BUILTIN') {
+      throw new KprobecovError(e.code, `${name} is built into the kernel, not a module: the CLI measures loadable modules`)
+    }
+    throw new KprobecovError(e.code, e.message.replace(/: give the \.ko's path \(object\)$/, '') + `: give its .ko: --module ${name}=PATH.ko`)
+  }
+}
+
+export interface CommandHooks {
+  /** Runs after the command is attached, before it is released (e.g. traceStart of its pid). */
+  beforeRelease?: (pid: number) => void
+  /** Runs while the command does; its end is awaited with the command's. */
+  whileRunning?: (cmd: HeldCommand) => Promise<void>
+}
+
+const BATCH = 4096
+
+export class Session {
+  readonly plan: Plan
+  readonly modules: TargetModule[]
+  readonly collector: Collector
+  readonly root: string
+  readonly #options: SessionOptions
+  #slot: number | undefined
+  #command: string[] | undefined
+  #exitStatus: number | undefined
+
+  private constructor(options: SessionOptions, modules: TargetModule[], plan: Plan, collector: Collector) {
+    this.#options = options
+    this.modules = modules
+    this.plan = plan
+    this.collector = collector
+    this.root = options.root
+  }
+
+  /** Reads, checks and plans the modules, then plants and arms every probe. */
+  static open(options: SessionOptions): Session {
+    const { progress } = options
+    if (options.command !== undefined && options.io !== undefined) checkCommand(options.command, options.io)
+    const modules = prepareModules(options.modules, options.system, progress)
+    progress.step('planning probes')
+    const plan = planProbes(
+      modules.map((m) => ({ target: { name: m.name, object: m.object, granularity: options.granularity }, debugInfo: m.debugInfo })),
+      { root: options.root },
+    )
+    if (plan.probes.length === 0) {
+      throw new KprobecovError('ENODATA', `no probes to plant: ${modules.map((m) => m.object).join(', ')} has no function with debug info`)
+    }
+    const collector = Collector.open(options.device, options.system)
+    try {
+      collector.init({
+        maxProbes: plan.probes.length,
+        maxSlots: 1,
+        edgeBits: options.edgeBits ?? 0,
+        traceEntries: options.traceEntries ?? 0,
+        callers: options.callers ?? false,
+      })
+      const specs: ProbeSpec[] = plan.probes.map((p) => ({
+        module: plan.targets[p.target]!.module, symbol: p.symbol, offset: p.offset, kind: p.kind, group: p.function,
+      }))
+      const failed: Array<{ probe: number; error: number }> = []
+      for (let at = 0; at < specs.length; at += BATCH) {
+        progress.count(`planting ${specs.length} probes`, at, specs.length)
+        const r = collector.addProbes(specs.slice(at, at + BATCH))
+        r.error.forEach((error, k) => {
+          if (error !== 0) failed.push({ probe: at + k, error })
+        })
+      }
+      progress.count(`planting ${specs.length} probes`, specs.length, specs.length)
+      progress.step(`arming ${specs.length} probes`)
+      collector.arm('all')
+      const session = new Session(options, modules, plan, collector)
+      session.#tellFailed(failed)
+      return session
+    } catch (e) {
+      collector.close()
+      throw e
+    }
+  }
+
+  /**
+   * Probes the kernel refused count as not instrumented. Those on the __init
+   * code of a module loaded already are expected (that code is gone): a note
+   * with progress on; any other refusal is worth a line on stderr.
+   */
+  #tellFailed(failed: Array<{ probe: number; error: number }>): void {
+    if (failed.length === 0) return
+    const initCode = (i: number): boolean => {
+      const p = this.plan.probes[i]!
+      const m = this.modules[p.target]
+      if (!m || m.loaded === 'not-loaded') return false
+      const fn = m.debugInfo.functions.find((f) => f.symbol === p.symbol)
+      return fn !== undefined && m.debugInfo.sections[fn.section]?.init === true
+    }
+    const init = failed.filter((f) => initCode(f.probe))
+    const other = failed.filter((f) => !initCode(f.probe))
+    if (init.length > 0) {
+      const names = [...new Set(init.map((f) => this.plan.targets[this.plan.probes[f.probe]!.target]!.module))].join(', ')
+      this.#options.progress.note(`${init.length} probes on the __init code of ${names} are not planted: it ran when the module loaded (load it in the command to cover module_init)`)
+    }
+    if (other.length > 0) {
+      const first = other[0]!
+      const p = this.plan.probes[first.probe]!
+      this.#options.progress.clear()
+      this.#options.stderr.write(`kprobecov: the kernel refused ${other.length} of ${this.plan.probes.length} probes (first: ${p.symbol}+0x${p.offset.toString(16)}, ${errnoName(first.error)}): their lines are not counted (kprobecov status --probes lists them)\n`)
+    }
+  }
+
+  /**
+   * Runs argv attached (scope 'tree': it and the processes it forks),
+   * started held so that none of its kernel code runs before. Resolves with
+   * its exit status; counting stops then.
+   */
+  async runCommand(argv: readonly string[], io: CliIO, hooks: CommandHooks = {}): Promise<number> {
+    if (this.#slot !== undefined) throw new KprobecovError('EBUSY', 'this session ran a command already')
+    const cmd = spawnHeld(argv, io)
+    this.#command = [...argv]
+    let released = false
+    try {
+      this.#slot = this.collector.attach({ pid: cmd.pid, scope: 'tree', sampleId: BigInt(cmd.pid) })
+      hooks.beforeRelease?.(cmd.pid)
+      this.#options.progress.clear()
+      cmd.release()
+      released = true
+    } finally {
+      if (!released) cmd.kill('SIGKILL')
+    }
+    const watching = hooks.whileRunning
+    const status = await shieldSignals(cmd, () =>
+      watching ? Promise.all([cmd.exited, watching(cmd)]).then(([s]) => s) : cmd.exited)
+    this.#exitStatus = status
+    this.detach()
+    return status
+  }
+
+  /** Attaches a slot without a command (watch: a pid, or every task). */
+  attach(pid: number | undefined): number {
+    this.#slot = this.collector.attach(pid === undefined ? { scope: 'global', sampleId: 0n } : { pid, scope: 'tree', sampleId: BigInt(pid) })
+    return this.#slot
+  }
+
+  /** Stops counting (watch). */
+  detach(): void {
+    if (this.#slot === undefined) return
+    try {
+      this.collector.detach(this.#slot)
+    } catch (e) {
+      if (!(e instanceof KprobecovError && e.code === 'ENOENT')) throw e
+    }
+  }
+
+  /**
+   * What the kernel counted, read now. A module that was not loaded before
+   * the command and is loaded now must be the .ko the plan was made from.
+   */
+  snapshot(): RunData {
+    for (const m of this.modules) {
+      if (m.loaded === 'not-loaded') checkModuleMatches(m.debugInfo, { ...this.#options.system, allowNotLoaded: true })
+    }
+    const status = this.collector.probeStatus()
+    const counts = this.#slot === undefined ? new BigUint64Array(this.plan.probes.length) : this.collector.readCounters(this.#slot)
+    const run: RunData = {
+      plan: this.plan,
+      root: this.root,
+      modules: this.modules.map((m): ModuleRecord => ({ name: m.name, object: m.object, buildId: m.debugInfo.buildId, loaded: m.loaded })),
+      command: this.#command,
+      exitStatus: this.#exitStatus,
+      counts,
+      state: status.state,
+      error: status.error,
+      callers: undefined,
+      edges: undefined,
+    }
+    if (this.#options.callers) {
+      run.callers = new Map()
+      for (const fn of this.plan.functions) {
+        if (fn.entryProbe === undefined || (counts[fn.entryProbe] ?? 0n) === 0n) continue
+        run.callers.set(fn.entryProbe, this.callersOf(fn.entryProbe))
+      }
+    }
+    const bits = this.#options.edgeBits ?? 0
+    if (bits > 0 && this.#slot !== undefined) {
+      const edges = this.collector.readEdges(this.#slot)
+      const nonZero = new Map<number, number>()
+      edges.forEach((c, bucket) => {
+        if (c !== 0) nonZero.set(bucket, c)
+      })
+      run.edges = { bits, counts: nonZero }
+    }
+    return run
+  }
+
+  /** The callers of a function-entry probe, from the kernel, with their source lines. */
+  callersOf(probe: number): CallersOf {
+    const c = this.collector.callers(probe)
+    return {
+      overflow: c.overflow,
+      callers: c.callers.map((r): CallerRow => {
+        const source = callerSource(r.symbol, this.modules, this.root)
+        return source === undefined ? { symbol: r.symbol, calls: r.calls } : { symbol: r.symbol, calls: r.calls, source }
+      }),
+    }
+  }
+
+  close(): void {
+    this.collector.close()
+  }
+
+  [Symbol.dispose](): void {
+    this.close()
+  }
+}
+
+/**
+ * "func+0x1a/0x40 [module]" (a return address) → the source line of the call
+ * before it, when the module is measured: the last line row at or before the
+ * return address - 1 (inside the call instruction).
+ */
+export function callerSource(symbol: string, modules: readonly TargetModule[], root: string): string | undefined {
+  const m = /^([^\s+]+)\+0x([0-9a-f]+)\/0x[0-9a-f]+(?: \[([^\]]+)\])?$/.exec(symbol)
+  if (!m) return undefined
+  const [, sym, off, mod] = m
+  const target = modules.find((t) => t.name === (mod ?? 'vmlinux'))
+  if (!target) return undefined
+  const di = target.debugInfo
+  const fn = di.functions.find((f) => f.symbol === sym)
+  if (!fn) return undefined
+  const at = parseInt(off!, 16) - 1
+  let best: { file: number; line: number } | undefined
+  for (let i = fn.firstLine; i < fn.firstLine + fn.nrLines; i++) {
+    const row = di.lines[i]!
+    if (row.offset > at) break
+    if (row.line > 0 && row.file > 0) best = row
+  }
+  if (!best) return undefined
+  return `${reportPath(di.files[best.file] ?? '', { root })}:${best.line}`
+}
