@@ -2,7 +2,8 @@
 #
 #   make setup      install what is missing (Debian packages, guest kernel, Node 24, pnpm,
 #                   node_modules) and write build/setup.env; seconds when nothing is missing
-#   make build      the kernel module, the selftests and the benchmarks, against KDIR
+#   make build      the kernel module, the selftests, the benchmarks and the example driver,
+#                   against KDIR
 #   make typecheck  TypeScript of every package
 #   make test       setup, build, host checks, then one guest boot for the kernel suites;
 #                   the last line is the totals: `N passed, M failed`
@@ -33,7 +34,8 @@ build: setup
 	$(MAKE) -C kmod KDIR="$$KDIR" && \
 	$(MAKE) -C native && \
 	$(MAKE) -C kmod/tests KDIR="$$KDIR" && \
-	$(MAKE) -C bench KDIR="$$KDIR"
+	$(MAKE) -C bench KDIR="$$KDIR" && \
+	$(MAKE) -C examples/kvstore/driver KDIR="$$KDIR"
 
 typecheck: setup
 	@$(ENV) "$$PNPM" -s typecheck
@@ -63,7 +65,7 @@ bench: build
 		cat build/plan-report.md
 
 clean:
-	@if [ -f build/setup.env ]; then $(ENV) for d in kmod kmod/tests bench; do \
+	@if [ -f build/setup.env ]; then $(ENV) for d in kmod kmod/tests bench examples/kvstore/driver; do \
 		$(MAKE) -C $$d KDIR="$$KDIR" clean; done; fi
 	@$(MAKE) -C native clean
 	rm -rf build packages/*/dist

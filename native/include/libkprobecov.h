@@ -54,6 +54,14 @@ int kpc_dev_open(const char *path);
 /* Close the fd. Returns 0 or -errno. */
 int kpc_dev_close(int fd);
 
+/*
+ * Whether processes this one executes inherit the fd: on != 0 clears
+ * FD_CLOEXEC, 0 sets it. Lets the workers of a test runner attach
+ * themselves to the runner's collector (one collector, one fd shared across
+ * fork and exec). Returns 0 or -errno (-EBADF: not an open fd).
+ */
+int kpc_dev_inherit(int fd, int on);
+
 /* KPROBECOV_GET_VERSION: the ABI version and the module's limits into *out. */
 int kpc_dev_version(int fd, struct kprobecov_version *out);
 

@@ -39,6 +39,19 @@ KPC_EXPORT int kpc_dev_close(int fd)
 	return close(fd) ? -errno : 0;
 }
 
+KPC_EXPORT int kpc_dev_inherit(int fd, int on)
+{
+	int flags;
+
+	if (fd < 0)
+		return -EBADF;
+	flags = fcntl(fd, F_GETFD);
+	if (flags < 0)
+		return -errno;
+	flags = on ? flags & ~FD_CLOEXEC : flags | FD_CLOEXEC;
+	return fcntl(fd, F_SETFD, flags) ? -errno : 0;
+}
+
 KPC_EXPORT int kpc_dev_version(int fd, struct kprobecov_version *out)
 {
 	if (fd < 0)

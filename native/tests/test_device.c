@@ -23,6 +23,21 @@ static void test_open_missing(void)
 	EXPECT_EQ(kpc_dev_open("/nonexistent/kprobecov"), -ENOENT);
 }
 
+static void test_inherit(void)
+{
+	int fd = kpc_null_fd();
+
+	ASSERT(fd >= 0);
+	/* on: exec keeps the fd; off: exec closes it */
+	EXPECT_EQ(kpc_dev_inherit(fd, 1), 0);
+	EXPECT_EQ(fcntl(fd, F_GETFD) & FD_CLOEXEC, 0);
+	EXPECT_EQ(kpc_dev_inherit(fd, 0), 0);
+	EXPECT_EQ(fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+	close(fd);
+	/* a closed fd */
+	EXPECT_EQ(kpc_dev_inherit(fd, 1), -EBADF);
+}
+
 static void test_bad_fd(void)
 {
 	struct kprobecov_probe_status st;
@@ -34,6 +49,7 @@ static void test_bad_fd(void)
 
 	memset(&spec, 0, sizeof(spec));
 	EXPECT_EQ(kpc_dev_close(-1), -EBADF);
+	EXPECT_EQ(kpc_dev_inherit(-1, 1), -EBADF);
 	EXPECT_EQ(kpc_dev_version(-1, &v), -EBADF);
 	EXPECT_EQ(kpc_dev_init(-1, 1, 1, 0, 0, 0, &u), -EBADF);
 	EXPECT_EQ(kpc_dev_map(-1, 4096, &area), -EBADF);
@@ -320,6 +336,7 @@ static void test_area_fake_bitmaps_stats_trace(void)
 const struct kpc_test kpc_device_tests[] = {
 	{ "dev_open_missing_path_is_ENOENT", test_open_missing },
 	{ "dev_negative_fd_is_EBADF", test_bad_fd },
+	{ "dev_inherit_toggles_cloexec", test_inherit },
 	{ "dev_init_validates_sizes", test_init_args },
 	{ "dev_map_validates_args", test_map_args },
 	{ "dev_add_probes_validates_args", test_add_probes_args },

@@ -40,6 +40,8 @@ export type KprobecovErrorCode =
   /** The collector was closed, or not initialised yet. */
   | 'ECLOSED'
   | 'EBADFD'
+  /** A test worker did not inherit its runner's collector. */
+  | 'ENOCOLLECTOR'
 
 export class KprobecovError extends Error {
   override name = 'KprobecovError'

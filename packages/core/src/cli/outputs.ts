@@ -3,13 +3,13 @@
  * reporters that print to the terminal (text, text-summary, text-lcov,
  * teamcity), which are rendered after the directory is in place.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import type { CoverageMap } from 'istanbul-lib-coverage'
 import type { ReportType } from 'istanbul-reports'
 import { createCoverageMapper, type NotInstrumentedLine } from '../coverage/coverage-map.ts'
-import { writeReports, type ReporterSpec } from '../reports/reports.ts'
+import { printReports } from '../reports/console.ts'
+import { writeReports } from '../reports/reports.ts'
 import { writeDirectoryAtomically } from '../reports/run-outputs.ts'
 import type { CliIO } from './io.ts'
 import { RUN_FILE, failedProbes, runToJson, type RunData } from './record.ts'
@@ -34,7 +34,7 @@ export function writeCoverageDir(
     if (toFiles.length > 0) writeReports(map, { dir: tmp, reporters: toFiles, root })
     for (const [name, content] of Object.entries(files)) writeFileSync(path.join(tmp, name), content)
   })
-  printReports(map, reporters.filter((r) => CONSOLE.has(r)), root, io)
+  printReports(map, reporters.filter((r) => CONSOLE.has(r)), root, { write: (t) => io.stdout.write(t), columns: (io.stdout as { columns?: number }).columns ?? 100 })
 }
 
 /** Writes a run's directory: reports, the saved run, the lines not instrumented. */
@@ -44,21 +44,4 @@ export function writeRunDir(dir: string, run: RunData, reporters: readonly Repor
   if (notInstrumented.length > 0) files['not-instrumented.json'] = `${JSON.stringify(notInstrumented, null, 2)}\n`
   writeCoverageDir(dir, map, reporters, run.root, io, files)
   return map
-}
-
-/** Terminal reporters, rendered into a private file and copied to io.stdout. */
-export function printReports(map: CoverageMap, reporters: readonly ReportType[], root: string, io: CliIO): void {
-  if (reporters.length === 0) return
-  const tmp = mkdtempSync(path.join(tmpdir(), 'kprobecov-report-'))
-  try {
-    for (const r of reporters) {
-      const file = `${r}.txt` // istanbul wants it relative to the report directory
-      const columns = (io.stdout as { columns?: number }).columns ?? 100
-      const spec: ReporterSpec = r === 'text-lcov' ? ['lcovonly', { file }] : r === 'text' ? ['text', { file, maxCols: columns }] : [r, { file }] as ReporterSpec
-      writeReports(map, { dir: tmp, reporters: [spec], root })
-      io.stdout.write(readFileSync(path.join(tmp, file), 'utf8'))
-    }
-  } finally {
-    rmSync(tmp, { recursive: true, force: true })
-  }
 }

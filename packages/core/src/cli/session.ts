@@ -81,6 +81,61 @@ export interface CommandHooks {
 
 const BATCH = 4096
 
+export interface FailedProbe {
+  probe: number
+  /** The kernel's -errno. */
+  error: number
+}
+
+/** Adds the plan's probes to an initialised collector, in batches, and arms them; returns the refused ones. */
+export function plantProbes(collector: Collector, plan: Plan, progress: Progress): FailedProbe[] {
+  const specs: ProbeSpec[] = plan.probes.map((p) => ({
+    module: plan.targets[p.target]!.module, symbol: p.symbol, offset: p.offset, kind: p.kind, group: p.function,
+  }))
+  const failed: FailedProbe[] = []
+  for (let at = 0; at < specs.length; at += BATCH) {
+    progress.count(`planting ${specs.length} probes`, at, specs.length)
+    const r = collector.addProbes(specs.slice(at, at + BATCH))
+    r.error.forEach((error, k) => {
+      if (error !== 0) failed.push({ probe: at + k, error })
+    })
+  }
+  progress.count(`planting ${specs.length} probes`, specs.length, specs.length)
+  progress.step(`arming ${specs.length} probes`)
+  collector.arm('all')
+  return failed
+}
+
+/**
+ * Probes the kernel refused count as not instrumented. Those on the __init
+ * code of a module loaded already are expected (that code is gone): a note
+ * with progress on; any other refusal is worth a line on stderr.
+ */
+export function tellFailed(
+  plan: Plan, modules: readonly TargetModule[], failed: readonly FailedProbe[], progress: Progress, stderr: Output,
+): void {
+  if (failed.length === 0) return
+  const initCode = (i: number): boolean => {
+    const p = plan.probes[i]!
+    const m = modules[p.target]
+    if (!m || m.loaded === 'not-loaded') return false
+    const fn = m.debugInfo.functions.find((f) => f.symbol === p.symbol)
+    return fn !== undefined && m.debugInfo.sections[fn.section]?.init === true
+  }
+  const init = failed.filter((f) => initCode(f.probe))
+  const other = failed.filter((f) => !initCode(f.probe))
+  if (init.length > 0) {
+    const names = [...new Set(init.map((f) => plan.targets[plan.probes[f.probe]!.target]!.module))].join(', ')
+    progress.note(`${init.length} probes on the __init code of ${names} are not planted: it ran when the module loaded (load it in the command to cover module_init)`)
+  }
+  if (other.length > 0) {
+    const first = other[0]!
+    const p = plan.probes[first.probe]!
+    progress.clear()
+    stderr.write(`kprobecov: the kernel refused ${other.length} of ${plan.probes.length} probes (first: ${p.symbol}+0x${p.offset.toString(16)}, ${errnoName(first.error)}): their lines are not counted (kprobecov status --probes lists them)\n`)
+  }
+}
+
 export class Session {
   readonly plan: Plan
   readonly modules: TargetModule[]
@@ -121,54 +176,12 @@ export class Session {
         traceEntries: options.traceEntries ?? 0,
         callers: options.callers ?? false,
       })
-      const specs: ProbeSpec[] = plan.probes.map((p) => ({
-        module: plan.targets[p.target]!.module, symbol: p.symbol, offset: p.offset, kind: p.kind, group: p.function,
-      }))
-      const failed: Array<{ probe: number; error: number }> = []
-      for (let at = 0; at < specs.length; at += BATCH) {
-        progress.count(`planting ${specs.length} probes`, at, specs.length)
-        const r = collector.addProbes(specs.slice(at, at + BATCH))
-        r.error.forEach((error, k) => {
-          if (error !== 0) failed.push({ probe: at + k, error })
-        })
-      }
-      progress.count(`planting ${specs.length} probes`, specs.length, specs.length)
-      progress.step(`arming ${specs.length} probes`)
-      collector.arm('all')
-      const session = new Session(options, modules, plan, collector)
-      session.#tellFailed(failed)
-      return session
+      const failed = plantProbes(collector, plan, progress)
+      tellFailed(plan, modules, failed, progress, options.stderr)
+      return new Session(options, modules, plan, collector)
     } catch (e) {
       collector.close()
       throw e
-    }
-  }
-
-  /**
-   * Probes the kernel refused count as not instrumented. Those on the __init
-   * code of a module loaded already are expected (that code is gone): a note
-   * with progress on; any other refusal is worth a line on stderr.
-   */
-  #tellFailed(failed: Array<{ probe: number; error: number }>): void {
-    if (failed.length === 0) return
-    const initCode = (i: number): boolean => {
-      const p = this.plan.probes[i]!
-      const m = this.modules[p.target]
-      if (!m || m.loaded === 'not-loaded') return false
-      const fn = m.debugInfo.functions.find((f) => f.symbol === p.symbol)
-      return fn !== undefined && m.debugInfo.sections[fn.section]?.init === true
-    }
-    const init = failed.filter((f) => initCode(f.probe))
-    const other = failed.filter((f) => !initCode(f.probe))
-    if (init.length > 0) {
-      const names = [...new Set(init.map((f) => this.plan.targets[this.plan.probes[f.probe]!.target]!.module))].join(', ')
-      this.#options.progress.note(`${init.length} probes on the __init code of ${names} are not planted: it ran when the module loaded (load it in the command to cover module_init)`)
-    }
-    if (other.length > 0) {
-      const first = other[0]!
-      const p = this.plan.probes[first.probe]!
-      this.#options.progress.clear()
-      this.#options.stderr.write(`kprobecov: the kernel refused ${other.length} of ${this.plan.probes.length} probes (first: ${p.symbol}+0x${p.offset.toString(16)}, ${errnoName(first.error)}): their lines are not counted (kprobecov status --probes lists them)\n`)
     }
   }
 

@@ -20,6 +20,7 @@
  */
 import libCoverage from 'istanbul-lib-coverage'
 import type { BranchMapping, CoverageMap, FileCoverageData, FunctionMapping, Range } from 'istanbul-lib-coverage'
+import path from 'node:path'
 import picomatch from 'picomatch'
 import type { Plan } from '../plan/types.ts'
 import { reportPath, type PathOptions } from './paths.ts'
@@ -48,6 +49,8 @@ export interface CoverageOptions extends PathOptions {
   include?: string[]
   /** Drop files whose report path matches one of these globs. */
   exclude?: string[]
+  /** Keep files outside the root (kernel headers, say); default true. */
+  allowExternal?: boolean
 }
 
 /** Hit counts indexed like plan.probes. */
@@ -90,6 +93,7 @@ export function createCoverageMapper(
   const exclude = options.exclude?.length ? picomatch(options.exclude, { dot: true }) : () => false
   const paths = plan.files.map((f) => {
     const p = reportPath(f, options)
+    if (options.allowExternal === false && path.isAbsolute(p)) return undefined
     return f !== '' && include(p) && !exclude(p) ? p : undefined
   })
 

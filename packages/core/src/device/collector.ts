@@ -240,6 +240,16 @@ export function deviceOpenError(errno: number, path: string, paths: SystemPaths 
   return errnoError(errno, `cannot open ${path}: ${errnoMessage(errno)}`)
 }
 
+/** What share() tells the processes it starts. */
+interface SharedCollector {
+  fd: number
+  /** The area's size in bytes (mmap must map all of it), decimal. */
+  areaBytes: string
+  path: string
+  /** The process that opened the collector (for messages). */
+  pid: number
+}
+
 interface Resources {
   fd: number
   area: bigint
@@ -311,6 +321,80 @@ export class Collector {
       )
     }
     return new Collector(path, fd, limits)
+  }
+
+  /**
+   * A token (one line of JSON) through which processes this one starts - the
+   * workers of a test runner - reach this same collector with adopt(): the fd
+   * is kept open across exec from now on. Put it in their environment.
+   */
+  share(): string {
+    this.#ready('share')
+    const ret = native.kpcDevInherit(this.#res.fd, 1)
+    if (ret < 0) throw this.#error('share', ret, {})
+    const token: SharedCollector = { fd: this.#res.fd, areaBytes: this.#res.areaBytes.toString(), path: this.path, pid: process.pid }
+    return JSON.stringify(token)
+  }
+
+  /**
+   * This process's view of a collector shared by the process that started it
+   * (share()): the same counters and slots; close() only drops this process's
+   * fd. The fd is closed on exec again, so what the worker runs does not hold
+   * the collector open. Throws KprobecovError ENOCOLLECTOR when the fd is not
+   * the shared collector (not inherited, or the token is stale).
+   */
+  static adopt(token: string): Collector {
+    let shared: SharedCollector
+    try {
+      shared = JSON.parse(token) as SharedCollector
+      if (!Number.isInteger(shared.fd) || shared.fd < 0 || !/^[0-9]+$/.test(shared.areaBytes)) throw new Error('bad token')
+    } catch {
+      throw new KprobecovError('ENOCOLLECTOR', `KPROBECOV_COLLECTOR is not a collector token (${JSON.stringify(token.slice(0, 80))}): leave it to the test runner's kprobecov plugin`)
+    }
+    const lost = (why: string) => new KprobecovError(
+      'ENOCOLLECTOR',
+      `this process (pid ${process.pid}) cannot reach the collector of pid ${shared.pid} (fd ${shared.fd}: ${why}): run the tests in worker processes the runner starts itself (forks pool, child processes), not in processes started apart from it`,
+    )
+    const v = new BigUint64Array(VERSION_SIZE / 8)
+    const ret = native.kpcDevVersion(shared.fd, bytes(v))
+    if (ret < 0) throw lost(errnoName(ret) === 'EBADF' ? 'not inherited' : `not kprobecov's device: ${errnoName(ret)}`)
+    if (Number(v[0] ?? 0n) !== ABI_VERSION) throw lost(`ABI ${v[0]}, not ${ABI_VERSION}`)
+    const limits: CollectorLimits = {
+      abi: num(v[0] ?? 0n),
+      maxProbes: num(v[1] ?? 0n),
+      maxSlots: num(v[2] ?? 0n),
+      maxAreaBytes: num(v[3] ?? 0n),
+      maxTasks: num(v[4] ?? 0n),
+      maxCallers: num(v[5] ?? 0n),
+    }
+    native.kpcDevInherit(shared.fd, 0)
+    const c = new Collector(shared.path, shared.fd, limits)
+    const size = BigInt(shared.areaBytes)
+    const addr = u64Out()
+    let r = native.kpcDevMap(shared.fd, size, bytes(addr))
+    if (r < 0) {
+      c.close()
+      throw lost(`its counter area does not map: ${errnoName(r)}`)
+    }
+    c.#res.area = first(addr)
+    c.#res.areaBytes = size
+    const header = new BigUint64Array(AreaHeader.SIZE / 8)
+    r = native.kpcAreaCheck(c.#res.area, size)
+    if (r >= 0) r = native.kpcAreaHeader(c.#res.area, bytes(header))
+    if (r < 0) {
+      c.close()
+      throw lost(`its counter area is not laid out as ABI ${ABI_VERSION} says`)
+    }
+    const at = (field: number) => num(header[field / 8] ?? 0n)
+    c.#init = {
+      maxProbes: at(AreaHeader.max_probes),
+      maxSlots: at(AreaHeader.max_slots),
+      edgeBits: at(AreaHeader.edge_bits),
+      traceEntries: at(AreaHeader.trace_entries),
+      callers: false,
+    }
+    c.#nrProbes = at(AreaHeader.nr_probes)
+    return c
   }
 
   /** The sizes given to init(), undefined before. */

@@ -87,6 +87,8 @@ const { I32, U32, BigInt: U64, String: Str, U8Array: Buf } = DataType
 
 export const kpcDevOpen = (path: string): number => int('kpc_dev_open', [Str], [path])
 export const kpcDevClose = (fd: number): number => int('kpc_dev_close', [I32], [fd])
+/** on: 1 clears FD_CLOEXEC (exec'd processes inherit the fd), 0 sets it. */
+export const kpcDevInherit = (fd: number, on: number): number => int('kpc_dev_inherit', [I32, I32], [fd, on])
 /** out: struct kprobecov_version (64 bytes) */
 export const kpcDevVersion = (fd: number, out: Out): number => int('kpc_dev_version', [I32, Buf], [fd, out])
 /** areaBytes: one u64 (8 bytes) */

@@ -1,0 +1,135 @@
+/**
+ * The coverage provider "kprobe", in Vitest's main process.
+ *
+ *   initialize   options checked, modules read and planned, probes planted
+ *                and armed; the collector shared with the workers through
+ *                their environment (not with --merge-reports: no kernel then)
+ *   clean        samples forgotten (first run, and each rerun in watch mode);
+ *                the reports directory removed when `clean`
+ *   onAfterSuiteRun  one test file's sample from its worker
+ *   generateCoverage the results as plain JSON (blob reports keep it)
+ *   reportCoverage / mergeReports  reports written, text printed, thresholds
+ *
+ * A setup error stops the run before any test: one line, exit status 1.
+ */
+import { existsSync, rmSync } from 'node:fs'
+import type { CoverageMap } from 'istanbul-lib-coverage'
+import {
+  COLLECTOR_ENV, KprobecovError, TestRun, isTestRunResults, isWorkerSample, mergeResults, resolveKprobecovOptions, writeResults,
+  type KprobecovOptions, type ReporterSpec, type TestRunResults, type WorkerSample,
+} from '@kprobecov/core'
+import type { CoverageProvider, ReportContext, ResolvedCoverageOptions, Vitest } from 'vitest/node'
+
+/** What Vitest hands to onAfterSuiteRun (its type is not exported). */
+type AfterSuiteRunMeta = Parameters<CoverageProvider['onAfterSuiteRun']>[0]
+import { PLUGIN_NAME, PROVIDER, type KprobecovPluginApi } from './index.ts'
+import { checkThresholds, type VitestThresholds } from './thresholds.ts'
+
+type KprobeCoverageOptions = ResolvedCoverageOptions & { kprobe?: Partial<KprobecovOptions> }
+
+const WHERE = 'kprobecov options (kprobecov({ ... }) in vitest.config, or test.coverage.kprobe)'
+
+export class KprobeCoverageProvider implements CoverageProvider {
+  name = PROVIDER
+  #ctx!: Vitest
+  #options!: KprobeCoverageOptions
+  #run: TestRun | undefined
+
+  initialize(ctx: Vitest): void {
+    this.#ctx = ctx
+    this.#options = ctx.config.coverage as KprobeCoverageOptions
+    try {
+      const root = ctx.config.root
+      const plugin = ctx.vite.config.plugins.find((p) => p.name === PLUGIN_NAME) as { api?: KprobecovPluginApi } | undefined
+      const options = resolveKprobecovOptions({ ...plugin?.api?.options, ...this.#options.kprobe }, root, WHERE)
+      if (ctx.config.mergeReports) return // only the blobs' results are merged: no kernel needed
+      checkPools(ctx)
+      const include = this.#options.include
+      const exclude = this.#options.exclude
+      this.#run = TestRun.open({
+        ...options, root, ...(include?.length ? { include } : {}), ...(exclude?.length ? { exclude } : {}),
+        allowExternal: this.#options.allowExternal,
+      })
+      process.env[COLLECTOR_ENV] = this.#run.token
+    } catch (e) {
+      fatal(e)
+    }
+  }
+
+  resolveOptions(): ResolvedCoverageOptions {
+    return this.#options
+  }
+
+  clean(clean = true): void {
+    this.#run?.clearSamples()
+    const dir = this.#options.reportsDirectory
+    if (clean && existsSync(dir)) rmSync(dir, { recursive: true, force: true })
+  }
+
+  onAfterSuiteRun(meta: AfterSuiteRunMeta): void {
+    const sample = meta.coverage
+    if (!this.#run || !isWorkerSample(sample)) return
+    const testFile = (sample as WorkerSample & { testFile?: string | null }).testFile ?? meta.testFiles[0]
+    if (testFile === undefined) return
+    this.#run.addSample(testFile, sample)
+  }
+
+  generateCoverage(_context: ReportContext): TestRunResults | null {
+    return this.#run?.results() ?? null
+  }
+
+  reportCoverage(coverage: unknown, _context: ReportContext): void {
+    if (isTestRunResults(coverage)) this.#report(coverage)
+  }
+
+  mergeReports(coverages: unknown[]): void {
+    try {
+      this.#report(mergeResults(coverages.filter(isTestRunResults)))
+    } catch (e) {
+      fatal(e)
+    }
+  }
+
+  #report(results: TestRunResults): void {
+    const o = this.#options
+    const logger = this.#ctx.logger
+    const reporters = o.reporter.map(([name, given]) => {
+      const options = { ...(o.skipFull ? { skipFull: true } : {}), ...(given as object) }
+      return (Object.keys(options).length === 0 ? name : [name, options]) as ReporterSpec
+    })
+    if (reporters.some((r) => ['text', 'text-summary', 'teamcity', 'text-lcov'].includes(typeof r === 'string' ? r : r[0]))) {
+      logger.log('\n % Coverage report from kprobe')
+    }
+    const out = { write: (t: string) => logger.log(t.replace(/\n$/, '')), columns: process.stdout.columns ?? 100 }
+    const map: CoverageMap = writeResults(results, { dir: o.reportsDirectory, reporters, watermarks: o.watermarks, out })
+    for (const line of checkThresholds(map, o.thresholds as VitestThresholds | undefined)) {
+      process.exitCode = 1
+      logger.error(line)
+    }
+    for (const [test, lost] of this.#run?.lostTasks ?? []) {
+      logger.error(`kprobecov: ${test} started processes the kernel could not follow (${lost}): load kprobecov with a larger max_tasks`)
+    }
+  }
+}
+
+/**
+ * Test files run as threads of one process cannot be told apart in the
+ * kernel (libuv's thread pool does their I/O): threads pools are allowed
+ * one file at a time, then each worker thread attaches the whole process.
+ */
+function checkPools(ctx: Vitest): void {
+  for (const project of ctx.projects) {
+    const pool = project.config.pool
+    if ((pool === 'threads' || pool === 'vmThreads') && (project.config.maxWorkers ?? ctx.config.maxWorkers ?? 2) > 1) {
+      const name = project.name ? ` (project ${project.name})` : ''
+      throw new KprobecovError('EPOOL', `pool '${pool}'${name} runs test files as threads of one process, whose kernel work cannot be told apart per file: use pool 'forks' (the default), or --no-file-parallelism`)
+    }
+  }
+}
+
+/** Ends the run with the error's one line (a KprobecovError's message names the fix). */
+function fatal(e: unknown): never {
+  if (!(e instanceof KprobecovError)) throw e
+  process.stderr.write(`kprobecov: ${e.message}\n`)
+  process.exit(1)
+}

@@ -1,0 +1,33 @@
+/**
+ * The worker side: each worker attaches itself to a slot of the runner's
+ * collector before its first test file (startCoverage), hands the slot's
+ * counters over after each file (takeCoverage, whose result Vitest passes to
+ * the provider's onAfterSuiteRun), and lets the slot go at the end.
+ *
+ * A worker process (forks, vmForks) is attached with scope 'tree': it, its
+ * threads, and what it starts. A worker thread (threads, vmThreads; the
+ * provider allows them only one file at a time) with scope 'process'.
+ *
+ * The attachment lives on globalThis: with isolation Vitest evaluates this
+ * module afresh between startCoverage and takeCoverage.
+ */
+import { isMainThread } from 'node:worker_threads'
+import { WorkerAttachment } from '@kprobecov/core/worker'
+
+const KEY = Symbol.for('kprobecov.vitest.attachment')
+const state = globalThis as { [KEY]?: WorkerAttachment | undefined; __vitest_worker__?: { filepath?: string } }
+
+export function startCoverage(): void {
+  state[KEY] ??= WorkerAttachment.attach(isMainThread ? 'tree' : 'process')
+}
+
+export function takeCoverage(): unknown {
+  const attachment = state[KEY]
+  if (!attachment) return null
+  return { ...attachment.take(), testFile: state.__vitest_worker__?.filepath ?? null }
+}
+
+export function stopCoverage(): void {
+  state[KEY]?.close()
+  state[KEY] = undefined
+}
