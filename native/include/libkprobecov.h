@@ -62,6 +62,12 @@ int kpc_dev_close(int fd);
  */
 int kpc_dev_inherit(int fd, int on);
 
+/*
+ * A second fd (O_CLOEXEC) of the same collector: closing one leaves the
+ * other working. Returns the new fd or -errno.
+ */
+int kpc_dev_dup(int fd);
+
 /* KPROBECOV_GET_VERSION: the ABI version and the module's limits into *out. */
 int kpc_dev_version(int fd, struct kprobecov_version *out);
 

@@ -52,6 +52,16 @@ KPC_EXPORT int kpc_dev_inherit(int fd, int on)
 	return fcntl(fd, F_SETFD, flags) ? -errno : 0;
 }
 
+KPC_EXPORT int kpc_dev_dup(int fd)
+{
+	int copy;
+
+	if (fd < 0)
+		return -EBADF;
+	copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	return copy < 0 ? -errno : copy;
+}
+
 KPC_EXPORT int kpc_dev_version(int fd, struct kprobecov_version *out)
 {
 	if (fd < 0)

@@ -38,6 +38,23 @@ static void test_inherit(void)
 	EXPECT_EQ(kpc_dev_inherit(fd, 1), -EBADF);
 }
 
+static void test_dup(void)
+{
+	int fd = kpc_null_fd();
+	int copy;
+
+	ASSERT(fd >= 0);
+	copy = kpc_dev_dup(fd);
+	ASSERT(copy >= 0);
+	EXPECT_NE(copy, fd);
+	/* the copy is closed on exec, and outlives the original */
+	EXPECT_EQ(fcntl(copy, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+	close(fd);
+	EXPECT_EQ(fcntl(copy, F_GETFD) >= 0, 1);
+	close(copy);
+	EXPECT_EQ(kpc_dev_dup(fd), -EBADF);
+}
+
 static void test_bad_fd(void)
 {
 	struct kprobecov_probe_status st;
@@ -50,6 +67,7 @@ static void test_bad_fd(void)
 	memset(&spec, 0, sizeof(spec));
 	EXPECT_EQ(kpc_dev_close(-1), -EBADF);
 	EXPECT_EQ(kpc_dev_inherit(-1, 1), -EBADF);
+	EXPECT_EQ(kpc_dev_dup(-1), -EBADF);
 	EXPECT_EQ(kpc_dev_version(-1, &v), -EBADF);
 	EXPECT_EQ(kpc_dev_init(-1, 1, 1, 0, 0, 0, &u), -EBADF);
 	EXPECT_EQ(kpc_dev_map(-1, 4096, &area), -EBADF);
@@ -337,6 +355,7 @@ const struct kpc_test kpc_device_tests[] = {
 	{ "dev_open_missing_path_is_ENOENT", test_open_missing },
 	{ "dev_negative_fd_is_EBADF", test_bad_fd },
 	{ "dev_inherit_toggles_cloexec", test_inherit },
+	{ "dev_dup_gives_an_independent_fd", test_dup },
 	{ "dev_init_validates_sizes", test_init_args },
 	{ "dev_map_validates_args", test_map_args },
 	{ "dev_add_probes_validates_args", test_add_probes_args },

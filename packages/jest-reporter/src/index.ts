@@ -1,2 +1,9 @@
-/** The package version; kept equal to "version" in package.json. */
-export const version = '0.0.0';
+/**
+ * @kprobecov/jest: kernel coverage for Jest.
+ *
+ *   testEnvironment: '@kprobecov/jest/environment',
+ *   reporters: ['default', ['@kprobecov/jest', { modules: [{ name: 'kvstore', object: './kvstore.ko' }] }]],
+ */
+export { default } from './reporter.ts'
+export type { KprobecovReporterOptions } from './reporter.ts'
+export { withKprobecov } from './environment.ts'

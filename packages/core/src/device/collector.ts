@@ -338,9 +338,9 @@ export class Collector {
 
   /**
    * This process's view of a collector shared by the process that started it
-   * (share()): the same counters and slots; close() only drops this process's
-   * fd. The fd is closed on exec again, so what the worker runs does not hold
-   * the collector open. Throws KprobecovError ENOCOLLECTOR when the fd is not
+   * (share()), or by this process itself: the same counters and slots, through
+   * an fd of its own that close() drops. The inherited fd is closed on exec
+   * again, so what the worker runs does not hold the collector open. Throws KprobecovError ENOCOLLECTOR when the fd is not
    * the shared collector (not inherited, or the token is stale).
    */
   static adopt(token: string): Collector {
@@ -367,11 +367,15 @@ export class Collector {
       maxTasks: num(v[4] ?? 0n),
       maxCallers: num(v[5] ?? 0n),
     }
-    native.kpcDevInherit(shared.fd, 0)
-    const c = new Collector(shared.path, shared.fd, limits)
+    // An fd of its own: closing it leaves the owner's (the same process, when
+    // Jest runs in band) working. The inherited one is closed on exec from now.
+    const fd = native.kpcDevDup(shared.fd)
+    if (fd < 0) throw lost(errnoName(fd))
+    if (shared.pid !== process.pid) native.kpcDevInherit(shared.fd, 0)
+    const c = new Collector(shared.path, fd, limits)
     const size = BigInt(shared.areaBytes)
     const addr = u64Out()
-    let r = native.kpcDevMap(shared.fd, size, bytes(addr))
+    let r = native.kpcDevMap(fd, size, bytes(addr))
     if (r < 0) {
       c.close()
       throw lost(`its counter area does not map: ${errnoName(r)}`)

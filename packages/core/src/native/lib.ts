@@ -89,6 +89,8 @@ export const kpcDevOpen = (path: string): number => int('kpc_dev_open', [Str], [
 export const kpcDevClose = (fd: number): number => int('kpc_dev_close', [I32], [fd])
 /** on: 1 clears FD_CLOEXEC (exec'd processes inherit the fd), 0 sets it. */
 export const kpcDevInherit = (fd: number, on: number): number => int('kpc_dev_inherit', [I32, I32], [fd, on])
+/** A new fd (O_CLOEXEC) of the same open file. */
+export const kpcDevDup = (fd: number): number => int('kpc_dev_dup', [I32], [fd])
 /** out: struct kprobecov_version (64 bytes) */
 export const kpcDevVersion = (fd: number, out: Out): number => int('kpc_dev_version', [I32, Buf], [fd, out])
 /** areaBytes: one u64 (8 bytes) */

@@ -16,6 +16,11 @@ export interface KprobecovModuleOption {
   object?: string
   /** Default: the options' granularity. */
   granularity?: Granularity
+  /**
+   * The tests load the module themselves (to cover module_init): it need not
+   * be loaded when the run starts; its probes are planted when it loads.
+   */
+  loadedByTests?: boolean
 }
 
 export interface KprobecovOptions {
@@ -35,6 +40,7 @@ export interface ResolvedModule {
   /** Absolute, or undefined: found with modinfo. */
   object: string | undefined
   granularity: Granularity
+  loadedByTests: boolean
 }
 
 export interface ResolvedKprobecovOptions {
@@ -67,7 +73,7 @@ export function resolveKprobecovOptions(given: unknown, root: string, where: str
     if (spec.object !== undefined && (typeof spec.object !== 'string' || spec.object === '')) fail(where, `${at}.object must be the path of the .ko`)
     const g: unknown = spec.granularity ?? granularity
     if (!GRANULARITIES.includes(g as Granularity)) fail(where, `${at}.granularity must be 'function', 'line' or 'branch', not ${JSON.stringify(g)}`)
-    return { name: normaliseModuleName(spec.name), object: spec.object === undefined ? undefined : path.resolve(root, spec.object), granularity: g as Granularity }
+    return { name: normaliseModuleName(spec.name), object: spec.object === undefined ? undefined : path.resolve(root, spec.object), granularity: g as Granularity, loadedByTests: spec.loadedByTests === true }
   })
   const names = modules.map((m) => m.name)
   const twice = names.find((n, i) => names.indexOf(n) !== i)

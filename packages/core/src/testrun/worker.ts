@@ -12,6 +12,8 @@ import { Collector, type AttachScope } from '../device/collector.ts'
 import { KprobecovError } from '../errors.ts'
 import { encodeHits, type WorkerSample } from './sample.ts'
 
+export type { WorkerSample } from './sample.ts'
+
 /** The environment variable that carries Collector.share()'s token to workers. */
 export const COLLECTOR_ENV = 'KPROBECOV_COLLECTOR'
 

@@ -1,0 +1,112 @@
+/**
+ * The reporter, in Jest's parent process:
+ *
+ *   constructor   options checked, modules read and planned, probes planted
+ *                 and armed, the collector and the file channel shared with
+ *                 the workers through their environment (a setup error ends
+ *                 the run here, before any test, with one line)
+ *   onRunStart    samples forgotten (each run in watch mode starts afresh)
+ *   onTestFileResult  the file's sample taken from the channel
+ *   onRunComplete reports written (<outputDirectory>/, per-test/,
+ *                 tests-by-line.json), text printed, thresholds checked:
+ *                 unmet ones fail the run (getLastError)
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import {
+  COLLECTOR_ENV, KprobecovError, TestRun, resolveKprobecovOptions, writeResults,
+  type KprobecovOptions, type ReporterSpec,
+} from '@kprobecov/core'
+import type { Watermarks } from 'istanbul-lib-report'
+import { CHANNEL_ENV, receiveSample } from './channel.ts'
+import { checkThresholds, type CoverageThreshold } from './thresholds.ts'
+
+export interface KprobecovReporterOptions extends KprobecovOptions {
+  /** Default 'coverage/kernel', relative to Jest's rootDir. */
+  outputDirectory?: string
+  /** istanbul reporters, as Jest's coverageReporters; default Jest's: clover, json, lcov, text. */
+  coverageReporters?: ReporterSpec[]
+  /** As Jest's coverageThreshold, over the kernel sources. */
+  coverageThreshold?: CoverageThreshold
+  watermarks?: Partial<Watermarks>
+  /** Globs over kernel source paths (relative to rootDir) to keep / drop. */
+  include?: string[]
+  exclude?: string[]
+  /** Keep kernel sources outside rootDir (headers); default false. */
+  allowExternal?: boolean
+}
+
+interface GlobalConfig {
+  rootDir: string
+}
+
+interface TestFileResult {
+  testFilePath: string
+}
+
+const WHERE = "@kprobecov/jest options (reporters: [['@kprobecov/jest', { ... }]] in the Jest config)"
+
+export default class KprobecovReporter {
+  readonly #options: KprobecovReporterOptions
+  readonly #root: string
+  readonly #run: TestRun
+  readonly #channel: string
+  #error: Error | undefined
+
+  constructor(globalConfig: GlobalConfig, options: KprobecovReporterOptions) {
+    this.#root = globalConfig.rootDir
+    this.#options = options ?? ({} as KprobecovReporterOptions)
+    try {
+      const resolved = resolveKprobecovOptions(this.#options, this.#root, WHERE)
+      const o = this.#options
+      this.#run = TestRun.open({
+        ...resolved,
+        root: this.#root,
+        ...(o.include ? { include: o.include } : {}),
+        ...(o.exclude ? { exclude: o.exclude } : {}),
+        allowExternal: o.allowExternal ?? false,
+      })
+    } catch (e) {
+      if (!(e instanceof KprobecovError)) throw e
+      process.stderr.write(`kprobecov: ${e.message}\n`)
+      process.exit(1)
+    }
+    this.#channel = mkdtempSync(path.join(tmpdir(), 'kprobecov-jest-'))
+    process.env[COLLECTOR_ENV] = this.#run.token
+    process.env[CHANNEL_ENV] = this.#channel
+    process.once('exit', () => rmSync(this.#channel, { recursive: true, force: true }))
+  }
+
+  onRunStart(): void {
+    this.#run.clearSamples()
+    this.#error = undefined
+  }
+
+  onTestFileResult(_test: unknown, result: TestFileResult): void {
+    const sample = receiveSample(this.#channel, result.testFilePath)
+    if (sample) this.#run.addSample(result.testFilePath, sample)
+  }
+
+  onRunComplete(): void {
+    const o = this.#options
+    const dir = path.resolve(this.#root, o.outputDirectory ?? 'coverage/kernel')
+    const reporters = o.coverageReporters ?? ['clover', 'json', 'lcov', 'text']
+    const map = writeResults(this.#run.results(), {
+      dir, reporters, out: { write: (t) => process.stdout.write(t), columns: process.stdout.columns ?? 100 },
+      ...(o.watermarks ? { watermarks: o.watermarks } : {}),
+    })
+    process.stdout.write(`kprobecov: kernel coverage in ${path.relative(process.cwd(), dir) || '.'}/\n`)
+    const failures = checkThresholds(map, o.coverageThreshold, this.#root)
+    for (const line of failures) process.stderr.write(`${line}\n`)
+    for (const [test, lost] of this.#run.lostTasks) {
+      process.stderr.write(`kprobecov: ${test} started processes the kernel could not follow (${lost}): load kprobecov with a larger max_tasks\n`)
+    }
+    if (failures.length > 0) this.#error = new Error(`kprobecov: kernel coverage thresholds not met (${failures.length})`)
+  }
+
+  /** Jest fails the run when a reporter has an error to give. */
+  getLastError(): Error | undefined {
+    return this.#error
+  }
+}
