@@ -16,7 +16,7 @@ SHELL := /bin/bash
 RESULTS := build/test-results
 # Suites that must report, besides whatever else writes $(RESULTS)/*.result.
 HOST_SUITES := typecheck native core
-GUEST_SUITES := core-guest core-guest-cli
+GUEST_SUITES := core-guest core-guest-cli frontends
 GUEST_TIMEOUT ?= 1200
 BENCH_TIMEOUT ?= 1800
 

@@ -11,8 +11,8 @@
 # counts (skips are a comment); a kernel warning that appears in dmesg while
 # a program runs counts as one more failure of that program. The unload
 # check is RESULT_DIR/kmod-unload.result. Before the unload, the TypeScript
-# collector tests (packages/core/test/guest/run.sh) write RESULT_DIR/core-guest.result
-# the same way. Exits 1 if anything failed or was
+# tests (packages/core/test/guest/run.sh, examples/kvstore/test/guest/run.sh) write
+# RESULT_DIR/core-guest.result and RESULT_DIR/frontends.result the same way. Exits 1 if anything failed or was
 # skipped (in the guest everything a test needs is there), 2 on bad usage.
 #
 # Build first, on the host: make -C kmod KDIR=... && make -C kmod/tests KDIR=...
@@ -93,38 +93,45 @@ for p in $programs; do
 	echo "# $p: passed $passed failed $failed skipped $skipped (exit $rc)${note:+ ($note)}"
 done
 
-# @kprobecov/core's tests against the device, in one Node process:
-# packages/core/test/guest/run.sh writes RESULT_DIR/core-guest.result and leaves both
-# modules loaded. A kernel warning while it runs counts as one more failure.
-core=$(dirname "$kmod")/packages/core/test/guest/run.sh
-log=$results/core-guest.log
-rm -f "$results/core-guest.result"
-before=$(dmesg | wc -l)
-echo "# ---- core-guest"
-{ "$core" "$results"; echo $? >"$results/core-guest.status"; } 2>&1 | tee "$log"
-rc=$(cat "$results/core-guest.status")
-rm -f "$results/core-guest.status"
-summary=$(sed -n 's/^passed \([0-9]*\) failed \([0-9]*\)$/\1 \2/p' "$results/core-guest.result" 2>/dev/null | head -n 1)
-note=
-if [ -z "$summary" ]; then
-	summary="0 1"
-	note="exited with status $rc without a result"
-fi
-set -- $summary
-passed=$1 failed=$2
-new=$(dmesg | tail -n +"$((before + 1))")
-if [ -n "$new" ]; then
-	echo "$new" | sed 's/^/# dmesg: /' | tee -a "$log"
-	if echo "$new" | grep -q -E "$splat"; then
-		failed=$((failed + 1))
-		note="${note:+$note; }kernel warning in dmesg while it ran"
+# Suites of TypeScript tests against the device, each a script writing
+# RESULT_DIR/<name>.result: @kprobecov/core's (packages/core/test/guest/run.sh, which
+# leaves kprobecov and kpc_target loaded) and the Vitest and Jest front ends against the
+# example driver (examples/kvstore/test/guest/run.sh). A kernel warning while one runs
+# counts as one more failure.
+ts_suite() { # name script
+	name=$1
+	log=$results/$name.log
+	rm -f "$results/$name.result"
+	before=$(dmesg | wc -l)
+	echo "# ---- $name"
+	{ "$2" "$results"; echo $? >"$results/$name.status"; } 2>&1 | tee "$log"
+	rc=$(cat "$results/$name.status")
+	rm -f "$results/$name.status"
+	summary=$(sed -n 's/^passed \([0-9]*\) failed \([0-9]*\)$/\1 \2/p' "$results/$name.result" 2>/dev/null | head -n 1)
+	note=
+	if [ -z "$summary" ]; then
+		summary="0 1"
+		note="exited with status $rc without a result"
 	fi
-fi
-result core-guest "$passed" "$failed" 0 "$note"
-if [ "$failed" -ne 0 ] || [ "$rc" -ne 0 ]; then
-	status=1
-fi
-echo "# core-guest: passed $passed failed $failed (exit $rc)${note:+ ($note)}"
+	set -- $summary
+	passed=$1 failed=$2
+	new=$(dmesg | tail -n +"$((before + 1))")
+	if [ -n "$new" ]; then
+		echo "$new" | sed 's/^/# dmesg: /' | tee -a "$log"
+		if echo "$new" | grep -q -E "$splat"; then
+			failed=$((failed + 1))
+			note="${note:+$note; }kernel warning in dmesg while it ran"
+		fi
+	fi
+	result "$name" "$passed" "$failed" 0 "$note"
+	if [ "$failed" -ne 0 ] || [ "$rc" -ne 0 ]; then
+		status=1
+	fi
+	echo "# $name: passed $passed failed $failed (exit $rc)${note:+ ($note)}"
+}
+project=$(dirname "$kmod")
+ts_suite core-guest "$project/packages/core/test/guest/run.sh"
+ts_suite frontends "$project/examples/kvstore/test/guest/run.sh"
 
 # Nothing may be left behind: both modules unload.
 unload_failed=0

@@ -61,23 +61,24 @@ export class TestRun {
     const progress = new Progress(stderr, false)
     const system = options.system ?? {}
     const root = path.resolve(options.root)
-    const modules = prepareModules(options.modules.map((m) => (m.object === undefined ? { name: m.name } : { name: m.name, object: m.object })), system, progress)
-    modules.forEach((m, i) => {
-      const spec = options.modules[i]!
-      if (m.loaded !== 'not-loaded' || spec.loadedByTests) return
-      const ko = path.relative(process.cwd(), m.object) || m.object
-      throw new KprobecovError('EMODULE_NOT_LOADED', `${m.name} is not loaded: load it before the tests (sudo insmod ${ko}), or give it loadedByTests: true if the tests load it`)
-    })
-    progress.step('planning probes')
-    const plan = planProbes(
-      modules.map((m, i) => ({ target: { name: m.name, object: m.object, granularity: options.modules[i]!.granularity }, debugInfo: m.debugInfo })),
-      { root, ...(options.sourceRoot !== undefined ? { sourceRoot: options.sourceRoot } : {}) },
-    )
-    if (plan.probes.length === 0) {
-      throw new KprobecovError('ENODATA', `no probes to plant: ${modules.map((m) => m.object).join(', ')} has no function with debug info`)
-    }
+    // The device first: without it nothing else matters.
     const collector = Collector.open(options.device, system)
     try {
+      const modules = prepareModules(options.modules.map((m) => (m.object === undefined ? { name: m.name } : { name: m.name, object: m.object })), system, progress)
+      modules.forEach((m, i) => {
+        const spec = options.modules[i]!
+        if (m.loaded !== 'not-loaded' || spec.loadedByTests) return
+        const ko = path.relative(process.cwd(), m.object) || m.object
+        throw new KprobecovError('EMODULE_NOT_LOADED', `${m.name} is not loaded: load it before the tests (sudo insmod ${ko}), or give it loadedByTests: true if the tests load it`)
+      })
+      progress.step('planning probes')
+      const plan = planProbes(
+        modules.map((m, i) => ({ target: { name: m.name, object: m.object, granularity: options.modules[i]!.granularity }, debugInfo: m.debugInfo })),
+        { root, ...(options.sourceRoot !== undefined ? { sourceRoot: options.sourceRoot } : {}) },
+      )
+      if (plan.probes.length === 0) {
+        throw new KprobecovError('ENODATA', `no probes to plant: ${modules.map((m) => m.object).join(', ')} has no function with debug info`)
+      }
       collector.init({ maxProbes: plan.probes.length, maxSlots: Math.min(options.slots, collector.limits.maxSlots) })
       const failed = plantProbes(collector, plan, progress)
       tellFailed(plan, modules, failed, progress, stderr)

@@ -1,0 +1,3 @@
+import { cases } from '../../../../../examples/kvstore/test/cases/store.ts'
+
+for (const [name, body] of Object.entries(cases)) test(name, body)
