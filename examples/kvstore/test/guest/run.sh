@@ -59,9 +59,11 @@ has_not() { ! grep -a -q -F -- "$2" "$logs/$1.log"; }
 fns() { sed -n 's/^FNDA:[1-9][0-9]*,//p' "$1" | sort | tr '\n' ' '; }
 # The covered lines of an lcov file, sorted.
 lines() { sed -n 's/^DA:\([0-9]*\),[1-9][0-9]*$/\1/p' "$1" | sort -n | tr '\n' ' '; }
-# An lcov file with every count above 0 written as 1 (TN dropped).
-binary() { sed -e '/^TN:/d' -e 's/^\(DA:[0-9]*\),[1-9][0-9]*$/\1,1/' -e 's/^\(BRDA:[0-9]*,[0-9]*,[0-9]*\),[1-9][0-9]*$/\1,1/' \
-	-e 's/^FNDA:[1-9][0-9]*,/FNDA:1,/' "$1" | md5sum; }
+# The lines and functions of an lcov file, each as hit (1) or not (0). Branch arms are
+# left out: which arms of kvstore_find's loop run depends on what the store holds, and
+# test files running at the same time fill it in another order in each run.
+binary() { sed -n -e 's/^\(DA:[0-9]*\),[1-9][0-9]*$/\1,1/p' -e 's/^\(DA:[0-9]*,0\)$/\1/p' \
+	-e 's/^FNDA:[1-9][0-9]*,/FNDA:1,/p' -e 's/^FNDA:0,/FNDA:0,/p' "$1" | md5sum; }
 same() { [ "$1" = "$2" ] || { echo "# expected: $2"; echo "# got:      $1"; return 1; }; }
 line_of() { grep -n -F -- "$1" "$example/driver/kvstore.c" | head -n 1 | cut -d: -f1; }
 
@@ -127,7 +129,7 @@ vitest shard2 --shard=2/2 --reporter=blob
 run merged "$example" $node node_modules/vitest/vitest.mjs run --merge-reports --coverage.provider=kprobe
 check "vitest: shards and merge exit 0" sh -c "[ \"\$(cat $logs/shard1.rc)\$(cat $logs/shard2.rc)\$(cat $logs/merged.rc)\" = 000 ]"
 # Hit counts depend on what the store holds (earlier runs leave keys): compare hit or not.
-check "vitest: merged lcov equals the unsharded run's (hit or not, line by line)" \
+check "vitest: merged lcov equals the unsharded run's (lines and functions hit or not)" \
 	same "$(binary "$out/lcov.info")" "$(binary "$logs/vitest5.lcov.info")"
 check "vitest: merged run has every test file's report" same "$(ls "$out/per-test/test/vitest" | tr '\n' ' ')" 'errors.test.ts stats.test.ts store.test.ts '
 rm -rf "$example/.vitest"
