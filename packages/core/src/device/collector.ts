@@ -250,6 +250,21 @@ interface SharedCollector {
   pid: number
 }
 
+/** KPROBECOV_GET_VERSION of an fd: the module's ABI and limits, or the -errno. */
+function queryLimits(fd: number): CollectorLimits | number {
+  const v = new BigUint64Array(VERSION_SIZE / 8)
+  const ret = native.kpcDevVersion(fd, bytes(v))
+  if (ret < 0) return ret
+  return {
+    abi: num(v[0] ?? 0n),
+    maxProbes: num(v[1] ?? 0n),
+    maxSlots: num(v[2] ?? 0n),
+    maxAreaBytes: num(v[3] ?? 0n),
+    maxTasks: num(v[4] ?? 0n),
+    maxCallers: num(v[5] ?? 0n),
+  }
+}
+
 interface Resources {
   fd: number
   area: bigint
@@ -286,19 +301,10 @@ export class Collector {
   static open(path: string = DEFAULT_DEVICE, paths: SystemPaths = {}): Collector {
     const fd = native.kpcDevOpen(path)
     if (fd < 0) throw deviceOpenError(-fd, path, paths)
-    const v = new BigUint64Array(VERSION_SIZE / 8)
-    const ret = native.kpcDevVersion(fd, bytes(v))
-    if (ret < 0) {
+    const limits = queryLimits(fd)
+    if (typeof limits === 'number') {
       native.kpcDevClose(fd)
-      throw errnoError(ret, `${path} does not answer KPROBECOV_GET_VERSION (${errnoMessage(ret)}): is it kprobecov's device?`)
-    }
-    const limits: CollectorLimits = {
-      abi: num(v[0] ?? 0n),
-      maxProbes: num(v[1] ?? 0n),
-      maxSlots: num(v[2] ?? 0n),
-      maxAreaBytes: num(v[3] ?? 0n),
-      maxTasks: num(v[4] ?? 0n),
-      maxCallers: num(v[5] ?? 0n),
+      throw errnoError(limits, `${path} does not answer KPROBECOV_GET_VERSION (${errnoMessage(limits)}): is it kprobecov's device?`)
     }
     if (limits.abi !== ABI_VERSION) {
       native.kpcDevClose(fd)
@@ -355,18 +361,9 @@ export class Collector {
       'ENOCOLLECTOR',
       `this process (pid ${process.pid}) cannot reach the collector of pid ${shared.pid} (fd ${shared.fd}: ${why}): run the tests in worker processes the runner starts itself (forks pool, child processes), not in processes started apart from it`,
     )
-    const v = new BigUint64Array(VERSION_SIZE / 8)
-    const ret = native.kpcDevVersion(shared.fd, bytes(v))
-    if (ret < 0) throw lost(errnoName(ret) === 'EBADF' ? 'not inherited' : `not kprobecov's device: ${errnoName(ret)}`)
-    if (Number(v[0] ?? 0n) !== ABI_VERSION) throw lost(`ABI ${v[0]}, not ${ABI_VERSION}`)
-    const limits: CollectorLimits = {
-      abi: num(v[0] ?? 0n),
-      maxProbes: num(v[1] ?? 0n),
-      maxSlots: num(v[2] ?? 0n),
-      maxAreaBytes: num(v[3] ?? 0n),
-      maxTasks: num(v[4] ?? 0n),
-      maxCallers: num(v[5] ?? 0n),
-    }
+    const limits = queryLimits(shared.fd)
+    if (typeof limits === 'number') throw lost(errnoName(limits) === 'EBADF' ? 'not inherited' : `not kprobecov's device: ${errnoName(limits)}`)
+    if (limits.abi !== ABI_VERSION) throw lost(`ABI ${limits.abi}, not ${ABI_VERSION}`)
     // An fd of its own: closing it leaves the owner's (the same process, when
     // Jest runs in band) working. The inherited one is closed on exec from now.
     const fd = native.kpcDevDup(shared.fd)
