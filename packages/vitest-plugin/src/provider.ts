@@ -15,7 +15,7 @@
 import { existsSync, rmSync } from 'node:fs'
 import type { CoverageMap } from 'istanbul-lib-coverage'
 import {
-  COLLECTOR_ENV, KprobecovError, TestRun, isTestRunResults, isWorkerSample, mergeResults, resolveKprobecovOptions, writeResults,
+  COLLECTOR_ENV, KprobecovError, TestRun, isConsoleReporter, isTestRunResults, isWorkerSample, mergeResults, resolveKprobecovOptions, writeResults,
   type KprobecovOptions, type ReporterSpec, type TestRunResults, type WorkerSample,
 } from '@kprobecov/core'
 import type { CoverageProvider, ReportContext, ResolvedCoverageOptions, Vitest } from 'vitest/node'
@@ -97,7 +97,7 @@ export class KprobeCoverageProvider implements CoverageProvider {
       const options = { ...(o.skipFull ? { skipFull: true } : {}), ...(given as object) }
       return (Object.keys(options).length === 0 ? name : [name, options]) as ReporterSpec
     })
-    if (reporters.some((r) => ['text', 'text-summary', 'teamcity', 'text-lcov'].includes(typeof r === 'string' ? r : r[0]))) {
+    if (reporters.some(isConsoleReporter)) {
       logger.log('\n % Coverage report from kprobe')
     }
     const out = { write: (t: string) => logger.log(t.replace(/\n$/, '')), columns: process.stdout.columns ?? 100 }

@@ -8,13 +8,11 @@ import path from 'node:path'
 import type { CoverageMap } from 'istanbul-lib-coverage'
 import type { ReportType } from 'istanbul-reports'
 import { createCoverageMapper, type NotInstrumentedLine } from '../coverage/coverage-map.ts'
-import { printReports } from '../reports/console.ts'
+import { isConsoleReporter, printReports } from '../reports/console.ts'
 import { writeReports } from '../reports/reports.ts'
 import { writeDirectoryAtomically } from '../reports/run-outputs.ts'
 import type { CliIO } from './io.ts'
 import { RUN_FILE, failedProbes, runToJson, type RunData } from './record.ts'
-
-const CONSOLE = new Set<ReportType>(['text', 'text-summary', 'text-lcov', 'teamcity'])
 
 /** The coverage of a run, and the lines the kernel would not probe. */
 export function runCoverage(run: RunData, root: string): { map: CoverageMap; notInstrumented: NotInstrumentedLine[] } {
@@ -29,12 +27,12 @@ export function runCoverage(run: RunData, root: string): { map: CoverageMap; not
 export function writeCoverageDir(
   dir: string, map: CoverageMap, reporters: readonly ReportType[], root: string, io: CliIO, files: Record<string, string> = {},
 ): void {
-  const toFiles = reporters.filter((r) => !CONSOLE.has(r))
+  const toFiles = reporters.filter((r) => !isConsoleReporter(r))
   writeDirectoryAtomically(dir, (tmp) => {
     if (toFiles.length > 0) writeReports(map, { dir: tmp, reporters: toFiles, root })
     for (const [name, content] of Object.entries(files)) writeFileSync(path.join(tmp, name), content)
   })
-  printReports(map, reporters.filter((r) => CONSOLE.has(r)), root, { write: (t) => io.stdout.write(t), columns: (io.stdout as { columns?: number }).columns ?? 100 })
+  printReports(map, reporters, root, { write: (t) => io.stdout.write(t), columns: (io.stdout as { columns?: number }).columns ?? 100 })
 }
 
 /** Writes a run's directory: reports, the saved run, the lines not instrumented. */
