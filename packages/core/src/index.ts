@@ -33,7 +33,7 @@ export { KprobecovError, type KprobecovErrorCode } from './errors.ts'
 
 // Test runs of the front ends (Vitest provider, Jest reporter): main-process side.
 export { resolveKprobecovOptions, type KprobecovModuleOption, type KprobecovOptions, type ResolvedKprobecovOptions } from './testrun/options.ts'
-export { TestRun, type TestRunOptions } from './testrun/test-run.ts'
+export { TestRun, exitOnSetupError, type TestRunOptions } from './testrun/test-run.ts'
 export { isTestRunResults, mergeResults, writeResults, type TestRunResults, type WriteResultsOptions } from './testrun/results.ts'
 export { isWorkerSample, type WorkerSample } from './testrun/sample.ts'
 export { COLLECTOR_ENV, WorkerAttachment } from './testrun/worker.ts'

@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import {
-  COLLECTOR_ENV, KprobecovError, TestRun, resolveKprobecovOptions, writeResults,
+  COLLECTOR_ENV, TestRun, exitOnSetupError, resolveKprobecovOptions, writeResults,
   type KprobecovOptions, type ReporterSpec,
 } from '@kprobecov/core'
 import type { Watermarks } from 'istanbul-lib-report'
@@ -68,9 +68,7 @@ export default class KprobecovReporter {
         allowExternal: o.allowExternal ?? false,
       })
     } catch (e) {
-      if (!(e instanceof KprobecovError)) throw e
-      process.stderr.write(`kprobecov: ${e.message}\n`)
-      process.exit(1)
+      exitOnSetupError(e)
     }
     this.#channel = mkdtempSync(path.join(tmpdir(), 'kprobecov-jest-'))
     process.env[COLLECTOR_ENV] = this.#run.token
@@ -99,9 +97,7 @@ export default class KprobecovReporter {
     process.stdout.write(`kprobecov: kernel coverage in ${path.relative(process.cwd(), dir) || '.'}/\n`)
     const failures = checkThresholds(map, o.coverageThreshold, this.#root)
     for (const line of failures) process.stderr.write(`${line}\n`)
-    for (const [test, lost] of this.#run.lostTasks) {
-      process.stderr.write(`kprobecov: ${test} started processes the kernel could not follow (${lost}): load kprobecov with a larger max_tasks\n`)
-    }
+    for (const line of this.#run.lostTasksWarnings()) process.stderr.write(`${line}\n`)
     if (failures.length > 0) this.#error = new Error(`kprobecov: kernel coverage thresholds not met (${failures.length})`)
   }
 

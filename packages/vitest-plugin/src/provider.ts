@@ -15,7 +15,7 @@
 import { existsSync, rmSync } from 'node:fs'
 import type { CoverageMap } from 'istanbul-lib-coverage'
 import {
-  COLLECTOR_ENV, KprobecovError, TestRun, isConsoleReporter, isTestRunResults, isWorkerSample, mergeResults, resolveKprobecovOptions, writeResults,
+  COLLECTOR_ENV, KprobecovError, TestRun, exitOnSetupError, isConsoleReporter, isTestRunResults, isWorkerSample, mergeResults, resolveKprobecovOptions, writeResults,
   type KprobecovOptions, type ReporterSpec, type TestRunResults, type WorkerSample,
 } from '@kprobecov/core'
 import type { CoverageProvider, ReportContext, ResolvedCoverageOptions, Vitest } from 'vitest/node'
@@ -52,7 +52,7 @@ export class KprobeCoverageProvider implements CoverageProvider {
       })
       process.env[COLLECTOR_ENV] = this.#run.token
     } catch (e) {
-      fatal(e)
+      exitOnSetupError(e)
     }
   }
 
@@ -86,7 +86,7 @@ export class KprobeCoverageProvider implements CoverageProvider {
     try {
       this.#report(mergeResults(coverages.filter(isTestRunResults)))
     } catch (e) {
-      fatal(e)
+      exitOnSetupError(e)
     }
   }
 
@@ -106,9 +106,7 @@ export class KprobeCoverageProvider implements CoverageProvider {
       process.exitCode = 1
       logger.error(line)
     }
-    for (const [test, lost] of this.#run?.lostTasks ?? []) {
-      logger.error(`kprobecov: ${test} started processes the kernel could not follow (${lost}): load kprobecov with a larger max_tasks`)
-    }
+    for (const line of this.#run?.lostTasksWarnings() ?? []) logger.error(line)
   }
 }
 
@@ -125,11 +123,4 @@ function checkPools(ctx: Vitest): void {
       throw new KprobecovError('EPOOL', `pool '${pool}'${name} runs test files as threads of one process, whose kernel work cannot be told apart per file: use pool 'forks' (the default), or --no-file-parallelism`)
     }
   }
-}
-
-/** Ends the run with the error's one line (a KprobecovError's message names the fix). */
-function fatal(e: unknown): never {
-  if (!(e instanceof KprobecovError)) throw e
-  process.stderr.write(`kprobecov: ${e.message}\n`)
-  process.exit(1)
 }

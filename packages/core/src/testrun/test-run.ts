@@ -55,7 +55,7 @@ export class TestRun {
     this.token = collector.share()
   }
 
-  /** Throws KprobecovError (one line naming the fix) before anything runs. */
+  /** Throws KprobecovError (one line naming the fix) before anything runs: see exitOnSetupError. */
   static open(options: TestRunOptions): TestRun {
     const stderr = options.stderr ?? process.stderr
     const progress = new Progress(stderr, false)
@@ -112,9 +112,10 @@ export class TestRun {
     if (sample.lostTasks > 0) this.#lostTasks.set(name, (this.#lostTasks.get(name) ?? 0) + sample.lostTasks)
   }
 
-  /** Test files whose workers forked more than the module's max_tasks could follow. */
-  get lostTasks(): ReadonlyMap<string, number> {
-    return this.#lostTasks
+  /** One line per test file whose workers forked more than the module's max_tasks could follow. */
+  lostTasksWarnings(): string[] {
+    return [...this.#lostTasks].map(([test, lost]) =>
+      `kprobecov: ${test} started processes the kernel could not follow (${lost}): load kprobecov with a larger max_tasks`)
   }
 
   /** Forgets the samples (a rerun in watch mode starts afresh). */
@@ -138,4 +139,15 @@ export class TestRun {
   close(): void {
     this.#collector.close()
   }
+}
+
+/**
+ * Ends a test runner's process on a setup error with the error's one line
+ * (a KprobecovError names the fix) and exit status 1, before any test runs;
+ * other errors are rethrown.
+ */
+export function exitOnSetupError(e: unknown): never {
+  if (!(e instanceof KprobecovError)) throw e
+  process.stderr.write(`kprobecov: ${e.message}\n`)
+  process.exit(1)
 }
