@@ -12,7 +12,7 @@ import { KprobecovError, errnoName } from '../errors.ts'
 import { loadDebugInfo } from '../native/debuginfo.ts'
 import { planProbes } from '../plan/plan.ts'
 import type { Granularity, Plan } from '../plan/types.ts'
-import { reportPath } from '../coverage/paths.ts'
+import { reportPath, type PathOptions } from '../coverage/paths.ts'
 import type { ModuleSpec } from './args.ts'
 import type { CliIO, Output, Progress, SystemSetup } from './io.ts'
 import type { CallerRow, CallersOf, ModuleRecord, RunData } from './record.ts'
@@ -80,6 +80,21 @@ export interface CommandHooks {
 }
 
 const BATCH = 4096
+
+/** The probes of the modules (granularity: of the i-th); ENODATA when there are none. */
+export function planModules(
+  modules: readonly TargetModule[], granularity: (i: number) => Granularity, paths: PathOptions, progress: Progress,
+): Plan {
+  progress.step('planning probes')
+  const plan = planProbes(
+    modules.map((m, i) => ({ target: { name: m.name, object: m.object, granularity: granularity(i) }, debugInfo: m.debugInfo })),
+    paths,
+  )
+  if (plan.probes.length === 0) {
+    throw new KprobecovError('ENODATA', `no probes to plant: ${modules.map((m) => m.object).join(', ')} has no function with debug info`)
+  }
+  return plan
+}
 
 export interface FailedProbe {
   probe: number
@@ -159,14 +174,7 @@ export class Session {
     const { progress } = options
     if (options.command !== undefined && options.io !== undefined) checkCommand(options.command, options.io)
     const modules = prepareModules(options.modules, options.system, progress)
-    progress.step('planning probes')
-    const plan = planProbes(
-      modules.map((m) => ({ target: { name: m.name, object: m.object, granularity: options.granularity }, debugInfo: m.debugInfo })),
-      { root: options.root },
-    )
-    if (plan.probes.length === 0) {
-      throw new KprobecovError('ENODATA', `no probes to plant: ${modules.map((m) => m.object).join(', ')} has no function with debug info`)
-    }
+    const plan = planModules(modules, () => options.granularity, { root: options.root }, progress)
     const collector = Collector.open(options.device, options.system)
     try {
       collector.init({

@@ -12,10 +12,9 @@ import path from 'node:path'
 import { createCoverageMapper, type CoverageMapper } from '../coverage/coverage-map.ts'
 import { Collector } from '../device/collector.ts'
 import { KprobecovError } from '../errors.ts'
-import { planProbes } from '../plan/plan.ts'
 import type { Plan } from '../plan/types.ts'
 import { Progress, type Output, type SystemSetup } from '../cli/io.ts'
-import { plantProbes, prepareModules, tellFailed, type TargetModule } from '../cli/session.ts'
+import { planModules, plantProbes, prepareModules, tellFailed, type TargetModule } from '../cli/session.ts'
 import { ProbeState } from '../device/collector.ts'
 import type { ResolvedKprobecovOptions } from './options.ts'
 import { buildResults, type TestRunResults } from './results.ts'
@@ -71,14 +70,10 @@ export class TestRun {
         const ko = path.relative(process.cwd(), m.object) || m.object
         throw new KprobecovError('EMODULE_NOT_LOADED', `${m.name} is not loaded: load it before the tests (sudo insmod ${ko}), or give it loadedByTests: true if the tests load it`)
       })
-      progress.step('planning probes')
-      const plan = planProbes(
-        modules.map((m, i) => ({ target: { name: m.name, object: m.object, granularity: options.modules[i]!.granularity }, debugInfo: m.debugInfo })),
-        { root, ...(options.sourceRoot !== undefined ? { sourceRoot: options.sourceRoot } : {}) },
+      const plan = planModules(
+        modules, (i) => options.modules[i]!.granularity,
+        { root, ...(options.sourceRoot !== undefined ? { sourceRoot: options.sourceRoot } : {}) }, progress,
       )
-      if (plan.probes.length === 0) {
-        throw new KprobecovError('ENODATA', `no probes to plant: ${modules.map((m) => m.object).join(', ')} has no function with debug info`)
-      }
       collector.init({ maxProbes: plan.probes.length, maxSlots: Math.min(options.slots, collector.limits.maxSlots) })
       const failed = plantProbes(collector, plan, progress)
       tellFailed(plan, modules, failed, progress, stderr)
