@@ -41,6 +41,18 @@ result() {
 	} >"$results/$1.result"
 }
 
+# What the kernel said since dmesg line $1, appended to the log $2 and shown; a warning
+# in it counts as one more failure (adds to $failed and $note of the caller).
+kernel_said() { # before log
+	new=$(dmesg | tail -n +"$(($1 + 1))")
+	[ -n "$new" ] || return 0
+	echo "$new" | sed 's/^/# dmesg: /' | tee -a "$2"
+	if echo "$new" | grep -q -E "$splat"; then
+		failed=$((failed + 1))
+		note="${note:+$note; }kernel warning in dmesg while it ran"
+	fi
+}
+
 # Loads a module unless it is loaded already.
 load() { # name path
 	[ -e "/sys/module/$1/initstate" ] && return 0
@@ -77,15 +89,7 @@ for p in $programs; do
 	fi
 	set -- $summary
 	passed=$1 failed=$2 skipped=$3
-	# What the kernel said meanwhile, shown with the program's output.
-	new=$(dmesg | tail -n +"$((before + 1))")
-	if [ -n "$new" ]; then
-		echo "$new" | sed 's/^/# dmesg: /' | tee -a "$log"
-		if echo "$new" | grep -q -E "$splat"; then
-			failed=$((failed + 1))
-			note="${note:+$note; }kernel warning in dmesg while it ran"
-		fi
-	fi
+	kernel_said "$before" "$log"
 	result "$p" "$passed" "$failed" "$skipped" "$note"
 	if [ "$failed" -ne 0 ] || [ "$skipped" -ne 0 ] || [ "$rc" -ne 0 ]; then
 		status=1
@@ -115,14 +119,7 @@ ts_suite() { # name script
 	fi
 	set -- $summary
 	passed=$1 failed=$2
-	new=$(dmesg | tail -n +"$((before + 1))")
-	if [ -n "$new" ]; then
-		echo "$new" | sed 's/^/# dmesg: /' | tee -a "$log"
-		if echo "$new" | grep -q -E "$splat"; then
-			failed=$((failed + 1))
-			note="${note:+$note; }kernel warning in dmesg while it ran"
-		fi
-	fi
+	kernel_said "$before" "$log"
 	result "$name" "$passed" "$failed" 0 "$note"
 	if [ "$failed" -ne 0 ] || [ "$rc" -ne 0 ]; then
 		status=1
