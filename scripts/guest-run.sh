@@ -223,6 +223,15 @@ share() { # tag host-dir [readonly]
 }
 mapfile -d '' shares < <(share hostroot / ro; share project "$ROOT"; share out "$out")
 
+# One guest at a time on this machine: two TCG guests on 2 cores each take more than twice
+# as long, and timeouts sized for one would fire. A second run waits here for the first.
+lock=${KPROBECOV_CACHE:-$HOME/.cache/kprobecov}/guest.lock
+exec 9>>"$lock"
+if ! flock -n 9; then
+	printf '%s: waiting for another guest of this machine to end (lock: %s)\n' "$prog" "$lock" >&2
+	flock 9
+fi
+
 status=0
 timeout --foreground --kill-after=10 "$timeout" \
 	qemu-system-x86_64 "${accel[@]}" -smp 2 -m "$mem" \
