@@ -129,6 +129,8 @@ test('report: a broken saved run is an error of one line, and the directory stay
 
 test('writing a directory is all or nothing', () => {
   const dir = path.join(base, 'atomic')
+  const staged = () => readdirSync(os.tmpdir()).filter((f) => f.startsWith('kprobecov-out-'))
+  const stagedBefore = staged()
   writeDirectoryAtomically(dir, (tmp) => writeFileSync(path.join(tmp, 'a'), '1'))
   assert.throws(() => writeDirectoryAtomically(dir, (tmp) => {
     writeFileSync(path.join(tmp, 'b'), '2')
@@ -136,6 +138,7 @@ test('writing a directory is all or nothing', () => {
   }), /reporter failed/)
   assert.deepEqual(readdirSync(dir), ['a'])
   assert.deepEqual(readdirSync(base).filter((f) => f.startsWith('.atomic')), [])
+  assert.deepEqual(staged(), stagedBefore, 'no staging directory is left behind')
 })
 
 test('status: per function and per probe, with the coverage ratio', async () => {

@@ -9,6 +9,7 @@
  * every project (a bare CLI flag is enough). Its options are the defaults of
  * `test.coverage.kprobe`.
  */
+import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { KprobecovOptions } from '@kprobecov/core'
 import type { Plugin } from 'vitest/config'
@@ -19,8 +20,11 @@ export type { KprobecovModuleOption, KprobecovOptions } from '@kprobecov/core'
 export const PLUGIN_NAME = 'kprobecov'
 export const PROVIDER = 'kprobe'
 
-/** The module Vitest loads as the coverage provider (main process and workers). */
-export const providerModule = fileURLToPath(new URL('./provider-module.ts', import.meta.url))
+/**
+ * The module Vitest loads as the coverage provider (main process and workers): the
+ * sibling of this file, built (.js in dist/) or not (.ts in src/).
+ */
+export const providerModule = fileURLToPath(new URL(`./provider-module${extname(import.meta.url)}`, import.meta.url))
 
 export interface KprobecovPluginApi {
   options: KprobecovOptions

@@ -124,10 +124,12 @@ export function plantProbes(collector: Collector, plan: Plan, progress: Progress
 /**
  * Probes the kernel refused count as not instrumented. Those on the __init
  * code of a module loaded already are expected (that code is gone): a note
- * with progress on; any other refusal is worth a line on stderr.
+ * with progress on, ending with `initHint` (how the caller's user covers
+ * module_init); any other refusal is worth a line on stderr.
  */
 export function tellFailed(
   plan: Plan, modules: readonly TargetModule[], failed: readonly FailedProbe[], progress: Progress, stderr: Output,
+  initHint = 'load it in the command to cover module_init',
 ): void {
   if (failed.length === 0) return
   const initCode = (i: number): boolean => {
@@ -141,7 +143,7 @@ export function tellFailed(
   const other = failed.filter((f) => !initCode(f.probe))
   if (init.length > 0) {
     const names = [...new Set(init.map((f) => plan.targets[plan.probes[f.probe]!.target]!.module))].join(', ')
-    progress.note(`${init.length} probes on the __init code of ${names} are not planted: it ran when the module loaded (load it in the command to cover module_init)`)
+    progress.note(`${init.length} probes on the __init code of ${names} are not planted: it ran when the module loaded (${initHint})`)
   }
   if (other.length > 0) {
     const first = other[0]!

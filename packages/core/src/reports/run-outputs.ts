@@ -10,7 +10,8 @@
  * All of it is written into a temporary directory beside <dir> that replaces
  * <dir> at the end: a failed run leaves the previous output, never a part.
  */
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { CoverageMap } from 'istanbul-lib-coverage'
 import type { Watermarks } from 'istanbul-lib-report'
@@ -44,21 +45,32 @@ export function writeRunOutputs(outputs: RunOutputs): void {
 }
 
 /**
- * Fills a new temporary directory beside `dir` and then puts it in the place
- * of `dir` (created, or replaced as a whole): when `fill` throws, `dir` stays
- * as it was and the temporary directory is removed.
+ * Fills a new temporary directory and then puts it in the place of `dir`
+ * (created, or replaced as a whole): when `fill` throws, `dir` stays as it was
+ * and nothing is left behind.
+ *
+ * `fill` writes into a staging directory under the OS's temporary directory,
+ * which is then copied beside `dir` and renamed into place. istanbul's writers
+ * issue one write() per fragment of a report (thousands for an HTML page); on
+ * a network file system (NFS, 9p) each is a round trip, while the copy moves
+ * whole files.
  */
 export function writeDirectoryAtomically(dir: string, fill: (tmp: string) => void): void {
   const target = path.resolve(dir)
   const parent = path.dirname(target)
   mkdirSync(parent, { recursive: true })
-  const tmp = mkdtempSync(path.join(parent, `.${path.basename(target)}.tmp-`))
+  const staging = mkdtempSync(path.join(tmpdir(), 'kprobecov-out-'))
+  let tmp: string | undefined
   try {
-    fill(tmp)
+    fill(staging)
+    tmp = mkdtempSync(path.join(parent, `.${path.basename(target)}.tmp-`))
+    cpSync(staging, tmp, { recursive: true })
     replaceDir(tmp, target)
   } catch (e) {
-    rmSync(tmp, { recursive: true, force: true })
+    if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true })
     throw e
+  } finally {
+    rmSync(staging, { recursive: true, force: true })
   }
 }
 

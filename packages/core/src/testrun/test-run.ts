@@ -76,7 +76,7 @@ export class TestRun {
       )
       collector.init({ maxProbes: plan.probes.length, maxSlots: Math.min(options.slots, collector.limits.maxSlots) })
       const failed = plantProbes(collector, plan, progress)
-      tellFailed(plan, modules, failed, progress, stderr)
+      tellFailed(plan, modules, failed, progress, stderr, 'load it in the tests, with loadedByTests: true, to cover module_init')
       progress.clear()
       const refused = new Set(failed.map((f) => f.probe))
       const mapper = createCoverageMapper(plan, (i) => refused.has(i), {
