@@ -8,8 +8,9 @@
 # cases under Vitest 4 and Jest 29, and checks what a user would: the exact
 # functions and lines each test file covers, that Vitest and Jest agree, the
 # setup errors' one line (device missing, module not loaded, threads pool),
-# failing thresholds, and that a sharded Vitest run merged equals an unsharded
-# one. Writes RESULT_DIR/frontends.result ("passed N failed M") and
+# failing thresholds, that sharded runs merged equal unsharded ones (Vitest's
+# --merge-reports, Jest's shards through kprobecov merge), several Vitest
+# projects, and that watch mode reports each rerun afresh. Writes RESULT_DIR/frontends.result ("passed N failed M") and
 # RESULT_DIR/frontends/ (each runner's output). Needs kprobecov loaded; loads
 # and unloads kvstore; leaves kprobecov loaded. Node runs with --liftoff-only
 # (see packages/core/test/guest/run.sh).
@@ -145,6 +146,61 @@ done
 run jest-thresholds "$example" $node node_modules/jest/bin/jest.js --ci --config test/guest/thresholds.jest.config.cjs
 check "jest: unmet threshold: exit 1" rc_is jest-thresholds 1
 check "jest: unmet threshold: Jest's message" sh -c "grep -a -q -E 'Jest: \"global\" coverage threshold for lines \\(95%\\) not met: [0-9.]+%' $logs/jest-thresholds.log"
+
+# --- Jest --shard: each shard's reports, merged with kprobecov merge, equal the unsharded run's
+run jest-shard1 "$example" env KVSTORE_SHARD=1 $node node_modules/jest/bin/jest.js --ci --config test/guest/shard.jest.config.cjs --shard=1/2
+run jest-shard2 "$example" env KVSTORE_SHARD=2 $node node_modules/jest/bin/jest.js --ci --config test/guest/shard.jest.config.cjs --shard=2/2
+run jest-merge "$example" $node "$root/packages/core/dist/bin/kprobecov.js" merge \
+	coverage/jest-shard-1/lcov.info coverage/jest-shard-2/lcov.info --out coverage/jest-merged
+check "jest: shards and merge exit 0" sh -c "[ \"\$(cat $logs/jest-shard1.rc)\$(cat $logs/jest-shard2.rc)\$(cat $logs/jest-merge.rc)\" = 000 ]"
+check "jest: each shard ran some of the files" sh -c "[ \$(ls $example/coverage/jest-shard-1/per-test/test/jest | wc -l) -ge 1 ] && [ \$(ls $example/coverage/jest-shard-2/per-test/test/jest | wc -l) -ge 1 ]"
+check "jest: merged shards equal the unsharded run (lines and functions hit or not)" \
+	same "$(binary "$example/coverage/jest-merged/lcov.info")" "$(binary "$jout/lcov.info")"
+
+# --- Vitest with several projects: one report over both
+vitest projects --config test/guest/projects.vitest.config.ts
+pout=$example/coverage/vitest-projects
+check "vitest projects: exit 0" rc_is projects 0
+check "vitest projects: store.test.ts (project store) covers its functions" same "$(fns "$pout/per-test/test/vitest/store.test.ts/lcov.info")" "$STORE_FNS"
+check "vitest projects: stats.test.ts (the other project) covers its functions" same "$(fns "$pout/per-test/test/vitest/stats.test.ts/lcov.info")" "$STATS_FNS"
+
+# --- watch mode: a rerun reports afresh. Rewriting a test file (same content) reruns it.
+wait_for() { # seconds, then a command that succeeds when what is awaited is there
+	t=$1
+	shift
+	while [ "$t" -gt 0 ]; do
+		"$@" && return 0
+		sleep 1
+		t=$((t - 1))
+	done
+	return 1
+}
+rewrite() { cat "$1" >"$1.rewrite" && cat "$1.rewrite" >"$1" && rm -f "$1.rewrite"; }
+only_errors() { [ "$(ls "$out/per-test/test/vitest" 2>/dev/null | tr '\n' ' ')" = 'errors.test.ts ' ]; }
+rm -rf "$out"
+(cd "$example" && exec $node node_modules/vitest/vitest.mjs watch --coverage.provider=kprobe) >"$logs/vitest-watch.log" 2>&1 &
+watcher=$!
+check "vitest watch: the first run reports every file" wait_for 240 test -d "$out/per-test/test/vitest/stats.test.ts"
+wait_for 30 test -s "$out/lcov.info"
+rewrite "$example/test/vitest/errors.test.ts"
+check "vitest watch: the rerun of errors.test.ts reports that file alone" wait_for 180 only_errors
+check "vitest watch: the rerun's merged coverage is errors.test.ts's functions" same "$(fns "$out/lcov.info")" "$ERRORS_FNS"
+kill "$watcher" 2>/dev/null
+wait "$watcher" 2>/dev/null
+
+# Jest --watchAll reruns every file: counts must not add up over runs.
+ioctl_calls() { sed -n 's/^FNDA:\([0-9]*\),kvstore_ioctl$/\1/p' "$jout/lcov.info" 2>/dev/null; }
+report_id() { stat -c '%i %Y' "$jout/lcov.info" 2>/dev/null; }
+rm -rf "$jout"
+(cd "$example" && exec $node node_modules/jest/bin/jest.js --watchAll) >"$logs/jest-watch.log" 2>&1 &
+watcher=$!
+check "jest watch: the first run writes its report" wait_for 240 test -s "$jout/lcov.info"
+first_calls=$(ioctl_calls) first_id=$(report_id)
+rewrite "$example/test/jest/stats.test.ts"
+check "jest watch: the rerun writes a new report" wait_for 180 sh -c "[ -s $jout/lcov.info ] && [ \"\$(stat -c '%i %Y' $jout/lcov.info)\" != '$first_id' ]"
+check "jest watch: the rerun counts afresh (kvstore_ioctl calls: $first_calls)" same "$(ioctl_calls)" "$first_calls"
+kill "$watcher" 2>/dev/null
+wait "$watcher" 2>/dev/null
 
 # --- the oldest supported majors
 v4=$root/packages/vitest-plugin/compat/vitest4
