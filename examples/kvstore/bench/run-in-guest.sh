@@ -16,7 +16,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 example=$(cd "$here/.." && pwd)
 root=$(cd "$example/../.." && pwd)
-out_md=${1:?usage: $0 OUTPUT_MD}
+out_md=$(realpath -m "${1:?usage: $0 OUTPUT_MD}")
 rounds=${KPROBECOV_SUITE_BENCH_ROUNDS:-5}
 logs=$root/build/suite-bench
 rm -rf "$logs" && mkdir -p "$logs"
