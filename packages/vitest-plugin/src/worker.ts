@@ -8,8 +8,9 @@
  * threads, and what it starts. A worker thread (threads, vmThreads; the
  * provider allows them only one file at a time) with scope 'process'.
  *
- * The attachment lives on globalThis: with isolation Vitest evaluates this
- * module afresh between startCoverage and takeCoverage.
+ * The attachment lives on globalThis: one per worker, even if this module is
+ * evaluated more than once (through Vitest's module runner, with isolation,
+ * it was evaluated afresh between startCoverage and takeCoverage).
  */
 import { isMainThread } from 'node:worker_threads'
 import { WorkerAttachment } from '@kprobecov/core/worker'
