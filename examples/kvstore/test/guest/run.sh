@@ -147,6 +147,20 @@ run jest-thresholds "$example" $node node_modules/jest/bin/jest.js --ci --config
 check "jest: unmet threshold: exit 1" rc_is jest-thresholds 1
 check "jest: unmet threshold: Jest's message" sh -c "grep -a -q -E 'Jest: \"global\" coverage threshold for lines \\(95%\\) not met: [0-9.]+%' $logs/jest-thresholds.log"
 
+# --- Vitest without isolation (one worker runs the files one after the other) and Jest
+# with two workers: each file still gets its own functions. (Not its exact lines: the
+# lookup loop's body runs or not depending on the keys earlier files left in the store.)
+vitest no-isolate --no-isolate --maxWorkers=1
+check "vitest --no-isolate: exit 0" rc_is no-isolate 0
+check "vitest --no-isolate: store.test.ts covers its functions" same "$(fns "$out/per-test/test/vitest/store.test.ts/lcov.info")" "$STORE_FNS"
+check "vitest --no-isolate: errors.test.ts covers its functions" same "$(fns "$out/per-test/test/vitest/errors.test.ts/lcov.info")" "$ERRORS_FNS"
+check "vitest --no-isolate: stats.test.ts covers its functions" same "$(fns "$out/per-test/test/vitest/stats.test.ts/lcov.info")" "$STATS_FNS"
+run jest-workers "$example" $node node_modules/jest/bin/jest.js --ci --maxWorkers=2
+check "jest --maxWorkers=2: exit 0" rc_is jest-workers 0
+check "jest --maxWorkers=2: store.test.ts covers its functions" same "$(fns "$jout/per-test/test/jest/store.test.ts/lcov.info")" "$STORE_FNS"
+check "jest --maxWorkers=2: errors.test.ts covers its functions" same "$(fns "$jout/per-test/test/jest/errors.test.ts/lcov.info")" "$ERRORS_FNS"
+check "jest --maxWorkers=2: stats.test.ts covers its functions" same "$(fns "$jout/per-test/test/jest/stats.test.ts/lcov.info")" "$STATS_FNS"
+
 # --- Jest --shard: each shard's reports, merged with kprobecov merge, equal the unsharded run's
 run jest-shard1 "$example" env KVSTORE_SHARD=1 $node node_modules/jest/bin/jest.js --ci --config test/guest/shard.jest.config.cjs --shard=1/2
 run jest-shard2 "$example" env KVSTORE_SHARD=2 $node node_modules/jest/bin/jest.js --ci --config test/guest/shard.jest.config.cjs --shard=2/2
