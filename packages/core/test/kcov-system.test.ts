@@ -105,9 +105,9 @@ test('backend: the option, else KPROBECOV_BACKEND, else auto; wrong values name 
   assert.throws(() => resolveKprobecovOptions({ modules }, '/r', 'here', { KPROBECOV_BACKEND: 'kcovv' }),
     /here: KPROBECOV_BACKEND must be 'kprobe', 'kcov' or 'auto', not "kcovv"$/)
   const o = resolveKprobecovOptions({ modules }, '/r', 'here', {})
-  assert.deepEqual(o.kcov, { buffer: 1 << 21, threadPool: true, path: '/sys/kernel/debug/kcov' })
-  assert.deepEqual(resolveKprobecovOptions({ modules, kcov: { buffer: 4096, threadPool: false } }, '/r', 'here', {}).kcov,
-    { buffer: 4096, threadPool: false, path: '/sys/kernel/debug/kcov' })
+  assert.deepEqual(o.kcov, { buffer: 1 << 21, threadPool: true, children: true, path: '/sys/kernel/debug/kcov' })
+  assert.deepEqual(resolveKprobecovOptions({ modules, kcov: { buffer: 4096, threadPool: false, children: false } }, '/r', 'here', {}).kcov,
+    { buffer: 4096, threadPool: false, children: false, path: '/sys/kernel/debug/kcov' })
   assert.throws(() => resolveKprobecovOptions({ modules, kcov: { buffer: 10 } }, '/r', 'here', {}), /kcov.buffer must be a whole number of records from 1024 to 2\^28, not 10$/)
   assert.throws(() => resolveKprobecovOptions({ modules, kcov: { threadPool: 'yes' } }, '/r', 'here', {}), /kcov.threadPool must be true or false$/)
 })

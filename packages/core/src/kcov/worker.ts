@@ -9,18 +9,26 @@
  * What is traced, per process (the tracer lives as long as the process, on
  * globalThis, so a runner that attaches once per test file reuses it): the
  * thread that attaches (the one that runs the tests) and, unless
- * threadPool is false, every thread of libuv's pool (see KcovTracer). Not
- * traced: child processes the tests start, worker_threads they start, and
- * interrupts. The buffers are drained every DRAIN_MS while the event loop
- * turns, so a long test file does not fill them.
+ * threadPool is false, every thread of libuv's pool (see KcovTracer); and,
+ * unless children is false, the processes the tests start from then on
+ * (their threads too), through the preload library (kcov/preload.ts) set
+ * in this process's environment: what they wrote when they exited counts
+ * for the test file whose take() reads it. Not traced: worker_threads the
+ * tests start, static or set-uid programs, children still running at
+ * take() (counted for the next file), and interrupts. The buffers are
+ * drained every DRAIN_MS while the event loop turns, so a long test file
+ * does not fill them.
  *
  * State: attach() -> [ready()] -> take() ... -> close(); take() is allowed
  * any number of times.
  */
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import { KprobecovError } from '../errors.ts'
 import type { WorkerSample } from '../testrun/sample.ts'
 import { KcovResolver, type KcovMap } from './map.ts'
+import { preloadEnv, readPreloadRecords } from './preload.ts'
 import { moduleSectionBases } from './system.ts'
 import { KcovTracer, uvThreadPoolSize } from './tracer.ts'
 
@@ -37,6 +45,8 @@ export interface KcovShared {
   buffer: number
   /** Trace libuv's thread pool too. */
   threadPool: boolean
+  /** Trace the processes the tests start (LD_PRELOAD). */
+  children: boolean
   /** The main process, for messages. */
   pid: number
 }
@@ -58,6 +68,8 @@ export interface KcovSampleStats {
   firstUnknown?: string
   /** Threads traced (the attaching thread and the pool's). */
   threads: number
+  /** Child processes whose records came in (they had exited). */
+  children: number
   /** Why the pool is not traced, if it is not. */
   poolError?: string
 }
@@ -71,6 +83,8 @@ interface ProcessState {
   pool: Promise<void> | undefined
   poolError: string | undefined
   maps: Map<string, KcovMap>
+  /** Where traced children write (set up once per process). */
+  childDir: string | undefined
 }
 
 const KEY = Symbol.for('kprobecov.kcov.process')
@@ -79,7 +93,7 @@ const global = globalThis as { [KEY]?: ProcessState }
 function processState(shared: KcovShared): ProcessState {
   let st = global[KEY]
   if (!st || st.tracer.closed) {
-    st = { tracer: KcovTracer.open('pc', shared.path), pool: undefined, poolError: undefined, maps: new Map() }
+    st = { tracer: KcovTracer.open('pc', shared.path), pool: undefined, poolError: undefined, maps: new Map(), childDir: undefined }
     global[KEY] = st
   }
   return st
@@ -133,9 +147,16 @@ export class KcovWorker {
         st.poolError = e instanceof Error ? e.message : String(e)
       })
     }
+    if (shared.children && st.childDir === undefined) {
+      const dir = mkdtempSync(path.join(tmpdir(), `kprobecov-kcov-${process.pid}-`))
+      st.childDir = dir
+      process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
+      Object.assign(process.env, preloadEnv({ dir, mode: 'pc', buffer: shared.buffer, kaslr: BigInt(shared.kaslr), path: shared.path }))
+    }
     const w = new KcovWorker(shared, st, map)
     w.#drain()
     st.tracer.takePcs() // start from zero
+    if (st.childDir !== undefined) readPreloadRecords(st.childDir, true)
     w.#records = 0
     w.#overflows = 0
     w.#timer = setInterval(() => {
@@ -159,12 +180,24 @@ export class KcovWorker {
     if (this.#closed) throw new KprobecovError('ECLOSED', 'take: the KCOV worker is closed')
     if (this.#error !== undefined) throw this.#error
     this.#drain()
-    const { pcs, counts } = this.#st.tracer.takePcs()
+    let { pcs, counts } = this.#st.tracer.takePcs()
+    let children = 0
+    if (this.#st.childDir !== undefined) {
+      const rec = readPreloadRecords(this.#st.childDir, true)
+      children = rec.processes
+      this.#overflows += rec.overflows
+      if (rec.pcs.size > 0) {
+        const all = new Map<bigint, bigint>(rec.pcs)
+        pcs.forEach((pc, i) => all.set(pc, (all.get(pc) ?? 0n) + counts[i]!))
+        pcs = BigUint64Array.from(all.keys())
+        counts = BigUint64Array.from(all.values())
+      }
+    }
     const r = this.#resolver.resolve(pcs, counts)
     const hits: WorkerSample['hits'] = [...r.hits].sort((a, b) => a[0] - b[0]).map(([probe, c]) =>
       [probe, c <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(c) : c.toString()])
     const info = this.#st.tracer.info()
-    const kcov: KcovSampleStats = { records: this.#records, overflows: this.#overflows, unknown: r.unknown, threads: info.enabled }
+    const kcov: KcovSampleStats = { records: this.#records, overflows: this.#overflows, unknown: r.unknown, threads: info.enabled, children }
     if (r.firstUnknown !== undefined) kcov.firstUnknown = r.firstUnknown
     if (this.#shared.threadPool && this.#st.poolError !== undefined) kcov.poolError = this.#st.poolError
     this.#records = 0

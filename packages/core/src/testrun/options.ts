@@ -35,6 +35,11 @@ export interface KcovOptions {
   buffer?: number
   /** Trace libuv's thread pool too (asynchronous fs, dns.lookup, crypto, zlib). Default true. */
   threadPool?: boolean
+  /**
+   * Trace the processes the tests start (with libkpc-kcov-preload.so in
+   * LD_PRELOAD): they count for the test file once they have exited. Default true.
+   */
+  children?: boolean
   /** The KCOV file; default /sys/kernel/debug/kcov. */
   path?: string
 }
@@ -142,6 +147,7 @@ export function resolveKprobecovOptions(given: unknown, root: string, where: str
     fail(where, `kcov.buffer must be a whole number of records from 1024 to 2^28, not ${JSON.stringify(buffer)}`)
   }
   if (k.threadPool !== undefined && typeof k.threadPool !== 'boolean') fail(where, 'kcov.threadPool must be true or false')
+  if (k.children !== undefined && typeof k.children !== 'boolean') fail(where, 'kcov.children must be true or false')
   if (k.path !== undefined && (typeof k.path !== 'string' || k.path === '')) fail(where, 'kcov.path must be the path of the KCOV file')
   return {
     modules,
@@ -149,6 +155,9 @@ export function resolveKprobecovOptions(given: unknown, root: string, where: str
     sourceRoot: o.sourceRoot as string | undefined,
     slots: slots as number,
     backend: backend as Backend,
-    kcov: { buffer: buffer as number, threadPool: (k.threadPool as boolean | undefined) ?? true, path: (k.path as string | undefined) ?? DEFAULT_KCOV },
+    kcov: {
+      buffer: buffer as number, threadPool: (k.threadPool as boolean | undefined) ?? true,
+      children: (k.children as boolean | undefined) ?? true, path: (k.path as string | undefined) ?? DEFAULT_KCOV,
+    },
   }
 }

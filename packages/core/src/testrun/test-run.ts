@@ -17,6 +17,7 @@ import { createCoverageMapper, type CoverageMapper } from '../coverage/coverage-
 import { Collector } from '../device/collector.ts'
 import { KprobecovError } from '../errors.ts'
 import { buildKcovMap } from '../kcov/map.ts'
+import { locatePreload } from '../kcov/preload.ts'
 import { kaslrOffset } from '../kcov/system.ts'
 import { KcovTracer } from '../kcov/tracer.ts'
 import type { KcovShared } from '../kcov/worker.ts'
@@ -140,6 +141,7 @@ export class TestRun {
     const progress = new Progress(stderr, false)
     const system = options.system ?? {}
     KcovTracer.open('pc', options.kcov.path).close()
+    if (options.kcov.children) locatePreload()
     const { modules, plan, root } = TestRun.#prepare(options, progress, system)
     const map = buildKcovMap(plan, modules.map((m) => ({ debugInfo: m.debugInfo, object: m.object })))
     const kaslr = kaslrOffset(system)
@@ -151,7 +153,7 @@ export class TestRun {
     process.once('exit', () => rmSync(kcovDir, { recursive: true, force: true }))
     const shared: KcovShared = {
       backend: 'kcov', map: file, kaslr: kaslr.toString(), path: options.kcov.path, buffer: options.kcov.buffer,
-      threadPool: options.kcov.threadPool, pid: process.pid,
+      threadPool: options.kcov.threadPool, children: options.kcov.children, pid: process.pid,
     }
     const mapper = TestRun.#coverageMapper(options, plan, root, new Set(map.blind))
     return new TestRun(plan, modules, root, mapper, { kcovDir, token: JSON.stringify(shared) })
