@@ -20,7 +20,7 @@
  * does not fill them.
  *
  * State: attach() -> [ready()] -> take() ... -> close(); take() is allowed
- * any number of times.
+ * any number of times. attach() again after close() traces the thread again.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -85,6 +85,8 @@ interface ProcessState {
   maps: Map<string, KcovMap>
   /** Where traced children write (set up once per process). */
   childDir: string | undefined
+  /** LD_PRELOAD as it was before. */
+  ldPreload?: string | undefined
 }
 
 const KEY = Symbol.for('kprobecov.kcov.process')
@@ -112,6 +114,27 @@ function readMap(st: ProcessState, file: string, pid: number): KcovMap {
   }
   st.maps.set(file, map)
   return map
+}
+
+/** The environment variables the preload library reads (and LD_PRELOAD). */
+const PRELOAD_VARS = ['KPROBECOV_KCOV_OUT', 'KPROBECOV_KCOV_MODE', 'KPROBECOV_KCOV_BUFFER', 'KPROBECOV_KCOV_RANGES', 'KPROBECOV_KCOV_PATH']
+
+/** Puts the preload library in this process's environment, or takes it out (children: false). */
+function traceChildren(st: ProcessState, shared: KcovShared): void {
+  if (shared.children) {
+    if (st.childDir === undefined) {
+      const dir = mkdtempSync(path.join(tmpdir(), `kprobecov-kcov-${process.pid}-`))
+      st.childDir = dir
+      process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
+      st.ldPreload = process.env.LD_PRELOAD
+    }
+    Object.assign(process.env, preloadEnv({ dir: st.childDir, mode: 'pc', buffer: shared.buffer, kaslr: BigInt(shared.kaslr), path: shared.path }))
+    return
+  }
+  if (st.childDir === undefined) return
+  for (const v of PRELOAD_VARS) delete process.env[v]
+  if (st.ldPreload === undefined) delete process.env.LD_PRELOAD
+  else process.env.LD_PRELOAD = st.ldPreload
 }
 
 export class KcovWorker {
@@ -147,16 +170,11 @@ export class KcovWorker {
         st.poolError = e instanceof Error ? e.message : String(e)
       })
     }
-    if (shared.children && st.childDir === undefined) {
-      const dir = mkdtempSync(path.join(tmpdir(), `kprobecov-kcov-${process.pid}-`))
-      st.childDir = dir
-      process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
-      Object.assign(process.env, preloadEnv({ dir, mode: 'pc', buffer: shared.buffer, kaslr: BigInt(shared.kaslr), path: shared.path }))
-    }
+    traceChildren(st, shared)
     const w = new KcovWorker(shared, st, map)
     w.#drain()
     st.tracer.takePcs() // start from zero
-    if (st.childDir !== undefined) readPreloadRecords(st.childDir, true)
+    if (st.childDir !== undefined) readPreloadRecords(st.childDir, true) // what children wrote before
     w.#records = 0
     w.#overflows = 0
     w.#timer = setInterval(() => {
@@ -182,7 +200,7 @@ export class KcovWorker {
     this.#drain()
     let { pcs, counts } = this.#st.tracer.takePcs()
     let children = 0
-    if (this.#st.childDir !== undefined) {
+    if (this.#shared.children && this.#st.childDir !== undefined) {
       const rec = readPreloadRecords(this.#st.childDir, true)
       children = rec.processes
       this.#overflows += rec.overflows
@@ -205,11 +223,17 @@ export class KcovWorker {
     return { kprobecov: 'sample', probes: this.#map.probes, hits, pid: process.pid, lostTasks: 0, kcov }
   }
 
-  /** Stops draining. The threads stay traced (a later attach of this process reuses them). Idempotent. */
+  /**
+   * Stops draining and tracing the calling thread (call it from the thread
+   * that attached: it is then free for other KCOV uses, e.g. comparisons).
+   * libuv's pool stays traced: a later attach of this process reuses it.
+   * Idempotent.
+   */
   close(): void {
     if (this.#closed) return
     this.#closed = true
     if (this.#timer) clearInterval(this.#timer)
+    this.#st.tracer.disableThisThread()
   }
 
   /** Buffers into the tracer's table, keeping the PCs of the measured modules as they are loaded now. */
