@@ -51,3 +51,6 @@ export {
 export { DEFAULT_KCOV, kaslrOffset, kcovPresent, moduleSectionBases } from './kcov/system.ts'
 export { KcovTracer, uvThreadPoolSize, type KcovComparison, type KcovDrainStats, type KcovMode } from './kcov/tracer.ts'
 export type { KcovSampleStats } from './kcov/worker.ts'
+export {
+  placeComparisons, traceComparisons, type ComparisonModule, type ComparisonRecord, type TraceComparisonsOptions,
+} from './kcov/comparisons.ts'
