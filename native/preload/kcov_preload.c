@@ -11,7 +11,8 @@
  *                          it the library does nothing)
  *   KPROBECOV_KCOV_MODE    pc (default) or cmp (comparison operands)
  *   KPROBECOV_KCOV_BUFFER  records per main thread between drains (default
- *                          2^20; other threads a quarter, at least 2^16)
+ *                          2^20; other threads and forked children a
+ *                          quarter, at least 2^16)
  *   KPROBECOV_KCOV_RANGES  lo-hi[,lo-hi...] in hex: keep only records whose
  *                          (canonical) PC is in one of them (default: all)
  *   KPROBECOV_KCOV_PATH    the KCOV file (default /sys/kernel/debug/kcov)
@@ -210,15 +211,15 @@ static kpc_pthread_create_fn kpc_real_pthread_create(void)
 	return real;
 }
 
-/* A new set for this process, its calling thread traced. */
-static void kpc_start(void)
+/* A new set for this process, its calling thread traced into `records`. */
+static void kpc_start(uint64_t records)
 {
 	struct kpc_kcov_set *s;
 	const char *path = getenv("KPROBECOV_KCOV_PATH");
 
 	if (kpc_kcov_set_new(path && *path ? path : NULL, kpc_mode, &s))
 		return;
-	if (kpc_kcov_set_enable(s, kpc_words(kpc_main_records)) < 0) {
+	if (kpc_kcov_set_enable(s, kpc_words(records)) < 0) {
 		kpc_kcov_set_free(s);
 		return;
 	}
@@ -237,7 +238,9 @@ static void kpc_parent_fork(void)
 
 /*
  * The child has a copy of the parent's set (its buffers are the parent's,
- * shared): forget it without touching them, and trace the child anew.
+ * shared): forget it without touching them, and trace the child anew, with
+ * a thread's smaller buffer: most children exec at once (and the new
+ * program traces itself from its constructor).
  */
 static void kpc_child_fork(void)
 {
@@ -247,7 +250,7 @@ static void kpc_child_fork(void)
 	if (!kpc_set)
 		return;
 	kpc_set = NULL;
-	kpc_start();
+	kpc_start(kpc_thread_records);
 }
 
 __attribute__((constructor)) static void kpc_preload_init(void)
@@ -266,7 +269,7 @@ __attribute__((constructor)) static void kpc_preload_init(void)
 		kpc_main_records = strtoull(v, NULL, 10);
 	kpc_thread_records = kpc_main_records / 4 < (1 << 16) ? (1 << 16) : kpc_main_records / 4;
 	kpc_parse_ranges(getenv("KPROBECOV_KCOV_RANGES"));
-	kpc_start();
+	kpc_start(kpc_main_records);
 	if (!kpc_set)
 		return;
 	pthread_atfork(kpc_prepare_fork, kpc_parent_fork, kpc_child_fork);
