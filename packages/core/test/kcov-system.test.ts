@@ -124,3 +124,21 @@ test("auto: kprobecov's device when it exists, else KCOV when it exists, else kp
   assert.equal(chooseBackend('kcov', dev, none), 'kcov')
   assert.equal(chooseBackend('kprobe', none, kcov), 'kprobe')
 })
+
+test("the pool barrier: n jobs of libuv's pool meet at once when the pool has n threads, else after the timeout", async () => {
+  // /dev/null opens, and refuses KCOV_INIT_TRACE (ENOTTY) once each job is past the barrier.
+  const tracer = KcovTracer.open('pc', '/dev/null')
+  try {
+    const n = uvThreadPoolSize()
+    let t0 = performance.now()
+    let r = await tracer.enablePool(1024, n, 5000)
+    assert.ok(performance.now() - t0 < 2500, `${Math.round(performance.now() - t0)} ms for ${n} jobs`)
+    assert.deepEqual(r.errors.map((e) => e.code), Array(n).fill('ENOTTY'))
+    t0 = performance.now()
+    r = await tracer.enablePool(1024, n + 1, 400)
+    assert.ok(performance.now() - t0 >= 390, 'one job more than threads waits for the timeout')
+    assert.equal(r.errors.length, n + 1)
+  } finally {
+    tracer.close()
+  }
+})
