@@ -16,6 +16,11 @@
  *   KPROBECOV_KCOV_RANGES  lo-hi[,lo-hi...] in hex: keep only records whose
  *                          (canonical) PC is in one of them (default: all)
  *   KPROBECOV_KCOV_PATH    the KCOV file (default /sys/kernel/debug/kcov)
+ *   KPROBECOV_KCOV_MODULES name[,name...]: modules whose section addresses
+ *                          (/sys/module/NAME/sections/) go with the records,
+ *                          as they were when the process started and when
+ *                          it wrote (a process may unload or load them:
+ *                          rmmod, insmod)
  *
  * Traced: a process's main thread from this library's constructor (so a
  * process that execs is traced from its first instruction in user space
@@ -27,13 +32,16 @@
  *
  * Written: DIR/kcov-<pid>-<n>.bin when the process exits (exit, return
  * from main, _exit), before it execs, in this layout (little-endian u64s):
- *   magic "KPCKCOV1", mode (0 pc, 1 cmp), entries, overflows, then per
- *   entry: pc, count (pc) or type, arg1, arg2, pc, count (cmp)
+ *   magic "KPCKCOV2", mode (0 pc, 1 cmp), entries, overflows, text bytes,
+ *   then per entry: pc, count (pc) or type, arg1, arg2, pc, count (cmp),
+ *   then the text: the modules' sections at start, a line "--", at the
+ *   write; one "MODULE SECTION 0xADDRESS" line per section.
  * A process killed by a signal writes nothing. The buffers of the process
  * that ran the constructor are drained every 100 ms by a thread of its own
  * (not traced), so that a long run does not fill them; a forked child's are
  * drained when it exits or execs.
  */
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -61,6 +69,50 @@ static int kpc_all_pcs = 1;
 static unsigned int kpc_seq;
 static uint64_t kpc_overflows;
 static pthread_mutex_t kpc_dump_lock = PTHREAD_MUTEX_INITIALIZER;
+static char kpc_modules[1024];		/* KPROBECOV_KCOV_MODULES */
+static char *kpc_bases_start;		/* sections at start (malloc'd text) */
+static size_t kpc_bases_start_len;
+
+/* Appends "MODULE SECTION ADDRESS" lines of the listed modules to *buf. */
+static void kpc_read_bases(char **buf, size_t *len)
+{
+	char names[sizeof(kpc_modules)], *save = NULL, *m;
+
+	memcpy(names, kpc_modules, sizeof(names));
+	for (m = strtok_r(names, ",", &save); m; m = strtok_r(NULL, ",", &save)) {
+		char dir[512];
+		struct dirent *e;
+		DIR *d;
+
+		snprintf(dir, sizeof(dir), "/sys/module/%s/sections", m);
+		d = opendir(dir);
+		if (!d)
+			continue;
+		while ((e = readdir(d)) != NULL) {
+			char file[1024], addr[64] = "", *more;
+			ssize_t n;
+			int fd;
+
+			if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
+				continue;
+			snprintf(file, sizeof(file), "%s/%s", dir, e->d_name);
+			fd = open(file, O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				continue;
+			n = read(fd, addr, sizeof(addr) - 1);
+			close(fd);
+			if (n <= 0)
+				continue;
+			addr[strcspn(addr, "\n")] = 0;
+			more = realloc(*buf, *len + strlen(m) + strlen(e->d_name) + strlen(addr) + 4);
+			if (!more)
+				break;
+			*buf = more;
+			*len += sprintf(*buf + *len, "%s %s %s\n", m, e->d_name, addr);
+		}
+		closedir(d);
+	}
+}
 
 static uint64_t kpc_words(uint64_t records)
 {
@@ -119,10 +171,10 @@ static int kpc_write_all(int fd, const void *p, size_t n)
 /* Drains and writes what the table holds to a new file of KPROBECOV_KCOV_OUT. */
 static void kpc_dump(void)
 {
-	uint64_t head[4] = { 0x31564f434b43504bULL /* "KPCKCOV1" */, 0, 0, 0 };
-	char path[4200];
+	uint64_t head[5] = { 0x32564f434b43504bULL /* "KPCKCOV2" */, 0, 0, 0, 0 };
+	char path[4200], *text = NULL;
 	void *data = NULL;
-	size_t bytes = 0;
+	size_t bytes = 0, text_len = 0;
 	int64_t n;
 	int fd, saved = errno;
 
@@ -173,14 +225,27 @@ static void kpc_dump(void)
 	head[3] = __atomic_exchange_n(&kpc_overflows, 0, __ATOMIC_RELAXED);
 	if (!head[2] && !head[3])
 		goto out;
+	if (kpc_modules[0]) {
+		text = malloc(kpc_bases_start_len + 4);
+		if (text) {
+			if (kpc_bases_start_len)
+				memcpy(text, kpc_bases_start, kpc_bases_start_len);
+			memcpy(text + kpc_bases_start_len, "--\n", 3);
+			text_len = kpc_bases_start_len + 3;
+			kpc_read_bases(&text, &text_len);
+			head[4] = text_len;
+		}
+	}
 	snprintf(path, sizeof(path), "%s/kcov-%d-%u.bin", kpc_out, (int)getpid(), kpc_seq++);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd >= 0) {
-		if (kpc_write_all(fd, head, sizeof(head)) || kpc_write_all(fd, data, bytes))
+		if (kpc_write_all(fd, head, sizeof(head)) || kpc_write_all(fd, data, bytes) ||
+		    kpc_write_all(fd, text, text_len))
 			unlink(path);
 		close(fd);
 	}
 out:
+	free(text);
 	free(data);
 	pthread_mutex_unlock(&kpc_dump_lock);
 	errno = saved;
@@ -269,6 +334,11 @@ __attribute__((constructor)) static void kpc_preload_init(void)
 		kpc_main_records = strtoull(v, NULL, 10);
 	kpc_thread_records = kpc_main_records / 4 < (1 << 16) ? (1 << 16) : kpc_main_records / 4;
 	kpc_parse_ranges(getenv("KPROBECOV_KCOV_RANGES"));
+	v = getenv("KPROBECOV_KCOV_MODULES");
+	if (v && strlen(v) < sizeof(kpc_modules)) {
+		strcpy(kpc_modules, v);
+		kpc_read_bases(&kpc_bases_start, &kpc_bases_start_len);
+	}
 	kpc_start(kpc_main_records);
 	if (!kpc_set)
 		return;

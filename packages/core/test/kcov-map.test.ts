@@ -11,7 +11,7 @@ import type { DebugInfo } from '../src/debuginfo/types.ts'
 import { loadDebugInfo } from '../src/native/debuginfo.ts'
 import { planProbes } from '../src/plan/plan.ts'
 import type { Plan } from '../src/plan/types.ts'
-import { buildKcovMap, KcovResolver, lineRowAt, type KcovMap } from '../src/kcov/map.ts'
+import { buildKcovMap, countSites, KcovResolver, lineRowAt, probeHits, type KcovMap } from '../src/kcov/map.ts'
 import { createCoverageMapper } from '../src/coverage/coverage-map.ts'
 import { KprobecovError } from '../src/errors.ts'
 
@@ -177,4 +177,19 @@ test('the map is plain JSON and survives the trip to the workers', () => {
   const back = JSON.parse(JSON.stringify(map)) as KcovMap
   assert.deepEqual(back, map)
   assert.equal(back.probes, plan.probes.length)
+})
+
+test('a PC is placed with the first set of addresses that holds it: a module unloaded and loaded elsewhere', () => {
+  const site = pcSites().find((s) => di.functions[s.function!]!.symbol === 'kpc_fx_even')!
+  const moved = new Map([...bases()].map(([k, v]) => [k, v + 0x4000000n]))
+  const oldPc = pcOf(site)
+  const newPc = oldPc + 0x4000000n
+  // Now at `moved`; the first PC was recorded while the module was at bases().
+  const sites = countSites(map, [[oldPc, 2n], [newPc, 3n]], [[moved], [bases()]], 0n)
+  assert.equal(sites.unknown, 0)
+  assert.equal(sites.counts.size, 1)
+  const hits = probeHits(map, sites)
+  assert.deepEqual([...hits.values()], [5n])
+  // With the current addresses only, the old PC is not placed at all.
+  assert.deepEqual([...probeHits(map, countSites(map, [[oldPc, 2n], [newPc, 3n]], [[moved]], 0n)).values()], [3n])
 })

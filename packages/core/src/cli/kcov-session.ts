@@ -14,8 +14,8 @@ import { ProbeState } from '../device/collector.ts'
 import { checkModuleMatches } from '../device/system.ts'
 import { KprobecovError } from '../errors.ts'
 import { placeComparisons, type ComparisonRecord } from '../kcov/comparisons.ts'
-import { buildKcovMap, KcovResolver, type KcovMap } from '../kcov/map.ts'
-import { preloadEnv, readPreloadRecords, type PreloadRecords } from '../kcov/preload.ts'
+import { buildKcovMap, countSites, probeHits, type KcovMap, type SiteCounts, type TargetBases } from '../kcov/map.ts'
+import { preloadEnv, readPreloadRecords, targetBases, type PreloadRecords } from '../kcov/preload.ts'
 import { DEFAULT_KCOV, kaslrOffset, moduleSectionBases } from '../kcov/system.ts'
 import { KcovTracer, type KcovMode } from '../kcov/tracer.ts'
 import type { Granularity, Plan } from '../plan/types.ts'
@@ -54,8 +54,8 @@ export class KcovSession {
   readonly #options: KcovSessionOptions
   readonly #kaslr: bigint
   readonly #dir: string
-  /** Every distinct set of module addresses seen (the last one first). */
-  #bases: Array<Array<Map<string, bigint> | undefined>> = []
+  /** Every distinct set of module addresses seen (the last one first), per module. */
+  #bases: TargetBases[] = []
   #records: PreloadRecords | undefined
   #command: string[] | undefined
   #exitStatus: number | undefined
@@ -92,7 +92,7 @@ export class KcovSession {
     if (this.#command !== undefined) throw new KprobecovError('EBUSY', 'this session ran a command already')
     const env = preloadEnv({
       dir: this.#dir, mode: this.#options.mode, buffer: this.#options.buffer ?? 1 << 20, kaslr: this.#kaslr,
-      path: this.#options.kcovPath ?? DEFAULT_KCOV,
+      path: this.#options.kcovPath ?? DEFAULT_KCOV, modules: this.modules.map((m) => m.name),
     }, io.env)
     this.#command = [...argv]
     this.#readBases()
@@ -112,7 +112,7 @@ export class KcovSession {
 
   #readBases(): void {
     const now = this.modules.map((m) => moduleSectionBases(m.name, m.debugInfo.sections.map((s) => s.name), this.#options.system))
-    const key = (b: typeof now) => b.map((m) => (m ? [...m].map(([k, v]) => `${k}=${v}`).join(',') : '-')).join(';')
+    const key = (b: TargetBases) => b.map((m) => (m ? [...m].map(([k, v]) => `${k}=${v}`).join(',') : '-')).join(';')
     const k = key(now)
     this.#bases = [now, ...this.#bases.filter((b) => key(b) !== k)]
   }
@@ -124,42 +124,25 @@ export class KcovSession {
   }
 
   /**
-   * The run as the kprobe backend's Session gives it: counts per probe (a
-   * PC placed with the first set of module addresses seen that holds it at
-   * a known call site), probes no KCOV callback stands for as failed
+   * The run as the kprobe backend's Session gives it: counts per probe (each
+   * process's PCs placed with the module addresses it saw, else those this
+   * process saw while it ran), probes no KCOV callback stands for as failed
    * (EOPNOTSUPP: their lines are not instrumented). A module that was not
    * loaded before the command and is loaded now must be the planned .ko.
    */
-  snapshot(): { data: RunData; unknown: number; firstUnknown: string | undefined; unplaced: number } {
+  snapshot(): { data: RunData; unknown: number; firstUnknown: string | undefined } {
     const map = this.map
     if (!map) throw new KprobecovError('EINVAL', 'a comparison session has no coverage: use comparisons()')
     for (const m of this.modules) {
       if (m.loaded === 'not-loaded') checkModuleMatches(m.debugInfo, { ...this.#options.system, allowNotLoaded: true })
     }
-    const counts = new BigUint64Array(this.plan.probes.length)
-    let left = this.#records?.pcs ?? new Map<bigint, bigint>()
-    let unknown = 0
-    let firstUnknown: string | undefined
-    for (const bases of this.#bases) {
-      if (left.size === 0) break
-      const r = new KcovResolver(map)
-      r.setBases(bases, this.#kaslr)
-      const pcs = BigUint64Array.from(left.keys())
-      const c = BigUint64Array.from(left.values())
-      const placed = r.resolve(pcs, c)
-      for (const [probe, n] of placed.hits) if (n > counts[probe]!) counts[probe] = n
-      // What these addresses could not place may belong to an earlier load of the module.
-      const next = new Map<bigint, bigint>()
-      const words = r.rangeWords()
-      pcs.forEach((pc, i) => {
-        let inside = false
-        for (let k = 0; k < r.rangeCount; k++) if (pc >= words[2 * k]! && pc < words[2 * k + 1]!) inside = true
-        if (!inside) next.set(pc, c[i]!)
-      })
-      if (placed.unknown > 0 && unknown === 0) firstUnknown = placed.firstUnknown
-      unknown += placed.unknown
-      left = next
+    const sites: SiteCounts = { counts: new Map(), unknown: 0, firstUnknown: undefined }
+    for (const f of this.records.files) {
+      countSites(map, f.pcs, [...f.bases.map((b) => targetBases(map.targets, b)), ...this.#bases], this.#kaslr, sites)
     }
+    const counts = new BigUint64Array(this.plan.probes.length)
+    for (const [probe, n] of probeHits(map, sites)) counts[probe] = n
+    const { unknown, firstUnknown } = sites
     const blind = new Set(map.blind)
     const state = new Uint32Array(this.plan.probes.length)
     const error = new Int32Array(this.plan.probes.length)
@@ -185,22 +168,34 @@ export class KcovSession {
       edges: undefined,
       backend: 'kcov',
     }
-    return { data, unknown, firstUnknown, unplaced: left.size }
+    return { data, unknown, firstUnknown }
   }
 
-  /** The comparisons the command made in the modules (mode 'cmp'), each placed with the first module addresses that hold it. */
+  /**
+   * The comparisons the command made in the modules (mode 'cmp'): each
+   * process's placed with the module addresses it saw, else those this
+   * process saw; equal ones (same place, operands) summed.
+   */
   comparisons(): ComparisonRecord[] {
-    const key = (c: { pc: bigint; size: number; constant: boolean; arg1: bigint; arg2: bigint }) => `${c.pc}:${c.size}:${c.constant}:${c.arg1}:${c.arg2}`
-    const out: ComparisonRecord[] = []
-    let left = this.records.comparisons
-    for (const bases of this.#bases) {
-      if (left.length === 0) break
-      const placed = placeComparisons(left, this.modules, bases, this.#kaslr)
-      out.push(...placed)
-      const done = new Set(placed.map(key))
-      left = left.filter((c) => !done.has(key(c)))
+    const byModule = (b: Map<string, Map<string, bigint>>) => this.modules.map((m) => b.get(m.name))
+    const sameAt = (c: { pc: bigint; size: number; constant: boolean; arg1: bigint; arg2: bigint }) => `${c.pc}:${c.size}:${c.constant}:${c.arg1}:${c.arg2}`
+    const merged = new Map<string, ComparisonRecord>()
+    for (const f of this.records.files) {
+      let left = f.comparisons
+      for (const bases of [...f.bases.map(byModule), ...this.#bases]) {
+        if (left.length === 0) break
+        const placed = placeComparisons(left, this.modules, bases, this.#kaslr)
+        const done = new Set(placed.map(sameAt))
+        left = left.filter((c) => !done.has(sameAt(c)))
+        for (const p of placed) {
+          const key = `${p.module}:${p.function}:${p.file}:${p.line}:${p.switch}:${p.size}:${p.constant}:${p.arg1}:${p.arg2}`
+          const had = merged.get(key)
+          if (had) had.count += p.count
+          else merged.set(key, { ...p })
+        }
+      }
     }
-    return out.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line ||
+    return [...merged.values()].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line ||
       (a.arg1 < b.arg1 ? -1 : a.arg1 > b.arg1 ? 1 : a.arg2 < b.arg2 ? -1 : a.arg2 > b.arg2 ? 1 : 0)))
   }
 

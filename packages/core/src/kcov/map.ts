@@ -163,9 +163,13 @@ export function lineRowAt(di: DebugInfo, fn: DebugFunction, offset: number): { f
 /** The loaded address of each measured section of a target; absent: not loaded. */
 export type SectionBases = ReadonlyMap<string, bigint>
 
-export interface KcovResolved {
-  /** Probe index → count (the largest count of its PCs). */
-  hits: Map<number, bigint>
+/** Where the targets' sections were at some moment: per target (map order), undefined: not loaded. */
+export type TargetBases = ReadonlyArray<SectionBases | undefined>
+
+/** Counts per KCOV call site, for PCs placed in the map's modules. */
+export interface SiteCounts {
+  /** `${target}:${section}:${offset}` (indices into the map) → times recorded. */
+  counts: Map<string, bigint>
   /** PCs inside a measured section that are no known call site. */
   unknown: number
   /** The first of them, for messages: module+section+offset. */
@@ -175,18 +179,97 @@ export interface KcovResolved {
 interface Range {
   lo: bigint
   hi: bigint
-  section: KcovMapSection
+  target: number
+  section: number
   /** module + section name, for messages */
   label: string
 }
 
+function rangesOf(map: KcovMap, bases: TargetBases, kaslr: bigint): Range[] {
+  const ranges: Range[] = []
+  map.targets.forEach((t, ti) => {
+    const b = bases[ti]
+    if (!b) return
+    t.sections.forEach((s, si) => {
+      const base = b.get(s.name)
+      if (base === undefined) return
+      const lo = base - kaslr
+      ranges.push({ lo, hi: lo + BigInt(s.size), target: ti, section: si, label: `${t.module}${s.name}` })
+    })
+  })
+  return ranges.sort((a, b) => (a.lo < b.lo ? -1 : a.lo > b.lo ? 1 : 0))
+}
+
+function rangeOf(ranges: readonly Range[], pc: bigint): Range | undefined {
+  let lo = 0
+  let hi = ranges.length
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    if (ranges[mid]!.lo <= pc) lo = mid + 1
+    else hi = mid
+  }
+  const r = ranges[lo - 1]
+  return r && pc < r.hi ? r : undefined
+}
+
 /**
- * Resolves canonical PCs (as KCOV records them) with their counts. bases:
- * per target, the sections' loaded addresses; kaslr: the kernel's KASLR
- * offset (KCOV subtracts it from every PC).
+ * Adds canonical PCs (with their counts) to `into`, each placed with the
+ * first of `basesList` whose ranges hold it (a module may have been loaded
+ * elsewhere before: the records of a process that unloaded or reloaded it
+ * come with the addresses it saw). PCs no list places are not counted.
+ */
+export function countSites(
+  map: KcovMap, pcs: Iterable<readonly [bigint, bigint]>, basesList: readonly TargetBases[], kaslr: bigint,
+  into: SiteCounts = { counts: new Map(), unknown: 0, firstUnknown: undefined },
+): SiteCounts {
+  const lists = basesList.map((b) => rangesOf(map, b, kaslr))
+  for (const [pc, n] of pcs) {
+    let r: Range | undefined
+    for (const ranges of lists) if ((r = rangeOf(ranges, pc))) break
+    if (!r) continue
+    const off = Number(pc - r.lo)
+    const sec = map.targets[r.target]!.sections[r.section]!
+    if (indexOf(sec.pcs, off) < 0) {
+      into.unknown++
+      into.firstUnknown ??= `${r.label}+0x${off.toString(16)}`
+      continue
+    }
+    const key = `${r.target}:${r.section}:${off}`
+    into.counts.set(key, (into.counts.get(key) ?? 0n) + n)
+  }
+  return into
+}
+
+/** Probe index → count: the largest count of the call sites that stand for it. */
+export function probeHits(map: KcovMap, sites: SiteCounts): Map<number, bigint> {
+  const hits = new Map<number, bigint>()
+  for (const [key, c] of sites.counts) {
+    const [t, s, off] = key.split(':').map(Number) as [number, number, number]
+    const sec = map.targets[t]!.sections[s]!
+    const probe = sec.probes[indexOf(sec.pcs, off)]!
+    if (probe < 0) continue
+    if (c > (hits.get(probe) ?? 0n)) hits.set(probe, c)
+  }
+  return hits
+}
+
+export interface KcovResolved {
+  /** Probe index → count (the largest count of its PCs). */
+  hits: Map<number, bigint>
+  /** PCs inside a measured section that are no known call site. */
+  unknown: number
+  /** The first of them, for messages: module+section+offset. */
+  firstUnknown: string | undefined
+}
+
+/**
+ * Resolves canonical PCs (as KCOV records them) with their counts, with the
+ * sections where they are now (setBases); the ranges to keep when draining.
  */
 export class KcovResolver {
   readonly #map: KcovMap
+  #bases: TargetBases = []
+  #kaslr = 0n
   /** Measured ranges, canonical, sorted by start. */
   #ranges: Range[] = []
 
@@ -195,20 +278,14 @@ export class KcovResolver {
   }
 
   /** Sets the sections' addresses (read when a sample is taken: modules load and reload). */
-  setBases(bases: ReadonlyArray<SectionBases | undefined>, kaslr: bigint): void {
-    const ranges: Range[] = []
-    this.#map.targets.forEach((t, i) => {
-      const b = bases[i]
-      if (!b) return
-      for (const s of t.sections) {
-        const base = b.get(s.name)
-        if (base === undefined) continue
-        const lo = base - kaslr
-        ranges.push({ lo, hi: lo + BigInt(s.size), section: s, label: `${t.module}${s.name}` })
-      }
-    })
-    ranges.sort((a, b) => (a.lo < b.lo ? -1 : a.lo > b.lo ? 1 : 0))
-    this.#ranges = ranges
+  setBases(bases: TargetBases, kaslr: bigint): void {
+    this.#bases = bases
+    this.#kaslr = kaslr
+    this.#ranges = rangesOf(this.#map, bases, kaslr)
+  }
+
+  get bases(): TargetBases {
+    return this.#bases
   }
 
   /** The measured ranges as [lo, hi) pairs of canonical addresses, for kpc_kcov_set_drain. */
@@ -226,38 +303,9 @@ export class KcovResolver {
   }
 
   resolve(pcs: BigUint64Array, counts: BigUint64Array): KcovResolved {
-    const hits = new Map<number, bigint>()
-    let unknown = 0
-    let firstUnknown: string | undefined
-    for (let k = 0; k < pcs.length; k++) {
-      const pc = pcs[k]!
-      const r = this.#rangeOf(pc)
-      if (!r) continue
-      const off = Number(pc - r.lo)
-      const i = indexOf(r.section.pcs, off)
-      if (i < 0) {
-        unknown++
-        firstUnknown ??= `${r.label}+0x${off.toString(16)}`
-        continue
-      }
-      const probe = r.section.probes[i]!
-      if (probe < 0) continue
-      const c = counts[k] ?? 0n
-      if (c > (hits.get(probe) ?? 0n)) hits.set(probe, c)
-    }
-    return { hits, unknown, firstUnknown }
-  }
-
-  #rangeOf(pc: bigint): Range | undefined {
-    let lo = 0
-    let hi = this.#ranges.length
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1
-      if (this.#ranges[mid]!.lo <= pc) lo = mid + 1
-      else hi = mid
-    }
-    const r = this.#ranges[lo - 1]
-    return r && pc < r.hi ? r : undefined
+    const pairs = Array.from(pcs, (pc, i) => [pc, counts[i] ?? 0n] as const)
+    const sites = countSites(this.#map, pairs, [this.#bases], this.#kaslr)
+    return { hits: probeHits(this.#map, sites), unknown: sites.unknown, firstUnknown: sites.firstUnknown }
   }
 }
 

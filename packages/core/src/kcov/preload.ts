@@ -12,7 +12,7 @@ import { locateNativeLibrary } from '../native/lib.ts'
 import type { KcovComparison, KcovMode } from './tracer.ts'
 
 export const PRELOAD_NAME = 'libkpc-kcov-preload.so'
-const MAGIC = 0x31564f434b43504bn // "KPCKCOV1"
+const MAGIC = 0x32564f434b43504bn // "KPCKCOV2"
 
 /** libkpc-kcov-preload.so, next to libkprobecov.so. Throws KprobecovError ENOLIB naming the fix. */
 export function locatePreload(env: NodeJS.ProcessEnv = process.env): string {
@@ -43,6 +43,8 @@ export interface PreloadOptions {
   kaslr: bigint
   /** The KCOV file. */
   path: string
+  /** Modules whose section addresses go with the records (at the start and at the write of each process). */
+  modules?: readonly string[]
 }
 
 /** The variables a process needs to be traced, added to `env` (LD_PRELOAD first). */
@@ -57,32 +59,58 @@ export function preloadEnv(options: PreloadOptions, env: Record<string, string |
   out.KPROBECOV_KCOV_BUFFER = String(options.buffer)
   out.KPROBECOV_KCOV_RANGES = moduleArea(options.kaslr)
   out.KPROBECOV_KCOV_PATH = options.path
+  if (options.modules?.length) out.KPROBECOV_KCOV_MODULES = options.modules.join(',')
+  else delete out.KPROBECOV_KCOV_MODULES
   return out
 }
 
-export interface PreloadRecords {
-  /** PC → times recorded, summed over the files. */
+/** Where a process saw the listed modules' sections: module → section → address. */
+export type ModuleBases = Map<string, Map<string, bigint>>
+
+/** What one process wrote (at its exit, or before an exec). */
+export interface PreloadFile {
+  pid: number
+  /** PC → times recorded. */
   pcs: Map<bigint, bigint>
   comparisons: KcovComparison[]
+  /** The modules' sections when it wrote, then when it started (when it listed any). */
+  bases: ModuleBases[]
+}
+
+export interface PreloadRecords {
+  files: PreloadFile[]
   /** Buffers that filled up between drains. */
   overflows: number
-  /** Files read (one per process exit or exec). */
-  files: number
   /** Processes that wrote. */
   processes: number
 }
 
-/** Reads (and with remove, deletes) the files the preload library wrote to dir. */
+function parseBases(text: string): ModuleBases[] {
+  const [start, end] = text.split(/^--$/m)
+  const parse = (part: string | undefined): ModuleBases => {
+    const m: ModuleBases = new Map()
+    for (const line of (part ?? '').split('\n')) {
+      const [module, section, addr] = line.trim().split(/\s+/)
+      if (!module || !section || !addr || !/^0x[0-9a-f]+$/i.test(addr)) continue
+      let secs = m.get(module)
+      if (!secs) m.set(module, (secs = new Map()))
+      secs.set(section, BigInt(addr))
+    }
+    return m
+  }
+  return [parse(end), parse(start)].filter((b) => b.size > 0)
+}
+
+/** Reads (and with remove, deletes) the files the preload library wrote to dir, oldest first. */
 export function readPreloadRecords(dir: string, remove: boolean): PreloadRecords {
-  const out: PreloadRecords = { pcs: new Map(), comparisons: [], overflows: 0, files: 0, processes: 0 }
+  const out: PreloadRecords = { files: [], overflows: 0, processes: 0 }
   let names: string[]
   try {
     names = readdirSync(dir).filter((n) => /^kcov-\d+-\d+\.bin$/.test(n))
   } catch {
     return out
   }
-  const pids = new Set<string>()
-  const cmps = new Map<string, KcovComparison>()
+  const pids = new Set<number>()
   for (const name of names.sort()) {
     const file = path.join(dir, name)
     let buf: Buffer
@@ -92,34 +120,38 @@ export function readPreloadRecords(dir: string, remove: boolean): PreloadRecords
       continue
     }
     if (remove) rmSync(file, { force: true })
-    if (buf.length < 32 || buf.length % 8 !== 0) continue
-    const w = new BigUint64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length))
-    if (w[0] !== MAGIC) continue
-    const mode = Number(w[1]!)
-    const n = Number(w[2]!)
+    if (buf.length < 40) continue
+    const head = new BigUint64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + 40))
+    if (head[0] !== MAGIC) continue
+    const mode = Number(head[1]!)
+    const n = Number(head[2]!)
     const per = mode === 1 ? 5 : 2
-    if (w.length < 4 + n * per) continue
-    out.files++
-    out.overflows += Number(w[3]!)
-    pids.add(name.split('-')[1]!)
+    const textBytes = Number(head[4]!)
+    if (buf.length !== 40 + n * per * 8 + textBytes) continue
+    const w = new BigUint64Array(buf.buffer.slice(buf.byteOffset + 40, buf.byteOffset + 40 + n * per * 8))
+    const pid = Number(name.split('-')[1])
+    const f: PreloadFile = { pid, pcs: new Map(), comparisons: [], bases: parseBases(buf.toString('latin1', 40 + n * per * 8)) }
+    out.overflows += Number(head[3]!)
+    pids.add(pid)
     for (let i = 0; i < n; i++) {
-      const at = 4 + i * per
+      const at = i * per
       if (mode === 1) {
         const type = Number(w[at]!)
-        const c: KcovComparison = {
+        f.comparisons.push({
           size: 1 << ((type >> 1) & 3), constant: (type & 1) !== 0, arg1: w[at + 1]!, arg2: w[at + 2]!, pc: w[at + 3]!, count: w[at + 4]!,
-        }
-        const key = `${c.pc}:${type}:${c.arg1}:${c.arg2}`
-        const had = cmps.get(key)
-        if (had) had.count += c.count
-        else cmps.set(key, c)
+        })
       } else {
         const pc = w[at]!
-        out.pcs.set(pc, (out.pcs.get(pc) ?? 0n) + w[at + 1]!)
+        f.pcs.set(pc, (f.pcs.get(pc) ?? 0n) + w[at + 1]!)
       }
     }
+    out.files.push(f)
   }
   out.processes = pids.size
-  out.comparisons = [...cmps.values()].sort((a, b) => (a.pc < b.pc ? -1 : a.pc > b.pc ? 1 : 0))
   return out
+}
+
+/** ModuleBases as the map's targets want them (per target, by module name). */
+export function targetBases(targets: ReadonlyArray<{ module: string }>, bases: ModuleBases): Array<Map<string, bigint> | undefined> {
+  return targets.map((t) => bases.get(t.module))
 }

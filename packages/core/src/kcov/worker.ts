@@ -27,8 +27,8 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { KprobecovError } from '../errors.ts'
 import type { WorkerSample } from '../testrun/sample.ts'
-import { KcovResolver, type KcovMap } from './map.ts'
-import { preloadEnv, readPreloadRecords } from './preload.ts'
+import { countSites, KcovResolver, probeHits, type KcovMap, type TargetBases } from './map.ts'
+import { preloadEnv, readPreloadRecords, targetBases } from './preload.ts'
 import { moduleSectionBases } from './system.ts'
 import { KcovTracer, uvThreadPoolSize } from './tracer.ts'
 
@@ -47,6 +47,8 @@ export interface KcovShared {
   threadPool: boolean
   /** Trace the processes the tests start (LD_PRELOAD). */
   children: boolean
+  /** The measured modules (the map's targets), whose sections children report. */
+  modules: string[]
   /** The main process, for messages. */
   pid: number
 }
@@ -128,7 +130,9 @@ function traceChildren(st: ProcessState, shared: KcovShared): void {
       process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
       st.ldPreload = process.env.LD_PRELOAD
     }
-    Object.assign(process.env, preloadEnv({ dir: st.childDir, mode: 'pc', buffer: shared.buffer, kaslr: BigInt(shared.kaslr), path: shared.path }))
+    Object.assign(process.env, preloadEnv({
+      dir: st.childDir, mode: 'pc', buffer: shared.buffer, kaslr: BigInt(shared.kaslr), path: shared.path, modules: shared.modules,
+    }))
     return
   }
   if (st.childDir === undefined) return
@@ -146,6 +150,8 @@ export class KcovWorker {
   #timer: ReturnType<typeof setInterval> | undefined
   #records = 0
   #overflows = 0
+  /** Distinct section addresses seen by the drains since the last take, the latest first. */
+  #seen: TargetBases[] = []
   #error: unknown
   #closed = false
 
@@ -198,20 +204,21 @@ export class KcovWorker {
     if (this.#closed) throw new KprobecovError('ECLOSED', 'take: the KCOV worker is closed')
     if (this.#error !== undefined) throw this.#error
     this.#drain()
-    let { pcs, counts } = this.#st.tracer.takePcs()
+    const { pcs, counts } = this.#st.tracer.takePcs()
+    const seen = this.#seen
+    const sites = countSites(this.#map, Array.from(pcs, (pc, i) => [pc, counts[i]!] as const), seen, this.#kaslr)
     let children = 0
     if (this.#shared.children && this.#st.childDir !== undefined) {
+      // A child saw the modules where they were for it (it may have loaded or unloaded them).
       const rec = readPreloadRecords(this.#st.childDir, true)
       children = rec.processes
       this.#overflows += rec.overflows
-      if (rec.pcs.size > 0) {
-        const all = new Map<bigint, bigint>(rec.pcs)
-        pcs.forEach((pc, i) => all.set(pc, (all.get(pc) ?? 0n) + counts[i]!))
-        pcs = BigUint64Array.from(all.keys())
-        counts = BigUint64Array.from(all.values())
+      for (const f of rec.files) {
+        countSites(this.#map, f.pcs, [...f.bases.map((b) => targetBases(this.#map.targets, b)), ...seen], this.#kaslr, sites)
       }
     }
-    const r = this.#resolver.resolve(pcs, counts)
+    this.#seen = seen.slice(0, 1)
+    const r = { hits: probeHits(this.#map, sites), unknown: sites.unknown, firstUnknown: sites.firstUnknown }
     const hits: WorkerSample['hits'] = [...r.hits].sort((a, b) => a[0] - b[0]).map(([probe, c]) =>
       [probe, c <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(c) : c.toString()])
     const info = this.#st.tracer.info()
@@ -239,6 +246,8 @@ export class KcovWorker {
   /** Buffers into the tracer's table, keeping the PCs of the measured modules as they are loaded now. */
   #drain(): void {
     const bases = this.#map.targets.map((t) => moduleSectionBases(t.module, t.sections.map((s) => s.name)))
+    const key = (b: TargetBases) => b.map((m) => (m ? [...m].map(([k, v]) => `${k}=${v}`).join(',') : '-')).join(';')
+    this.#seen = [bases, ...this.#seen.filter((b) => key(b) !== key(bases))].slice(0, 8)
     this.#resolver.setBases(bases, this.#kaslr)
     const s = this.#st.tracer.drain(this.#resolver.rangeWords(), this.#resolver.rangeCount)
     this.#records += s.records

@@ -153,7 +153,7 @@ export class TestRun {
     process.once('exit', () => rmSync(kcovDir, { recursive: true, force: true }))
     const shared: KcovShared = {
       backend: 'kcov', map: file, kaslr: kaslr.toString(), path: options.kcov.path, buffer: options.kcov.buffer,
-      threadPool: options.kcov.threadPool, children: options.kcov.children, pid: process.pid,
+      threadPool: options.kcov.threadPool, children: options.kcov.children, modules: map.targets.map((t) => t.module), pid: process.pid,
     }
     const mapper = TestRun.#coverageMapper(options, plan, root, new Set(map.blind))
     return new TestRun(plan, modules, root, mapper, { kcovDir, token: JSON.stringify(shared) })
