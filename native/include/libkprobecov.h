@@ -245,6 +245,163 @@ int kpc_area_trace_reset(void *area);
 int kpc_area_ack(void *area, uint64_t *events);
 
 /* ------------------------------------------------------------------------
+ * KCOV, on a kernel built with CONFIG_KCOV (see the kernel's
+ * Documentation/dev-tools/kcov.rst). The ABI: open KPC_KCOV_PATH (root,
+ * debugfs mounted), KCOV_INIT_TRACE with the buffer's size in 64-bit
+ * words, mmap the buffer, KCOV_ENABLE from the thread to trace, and
+ * KCOV_DISABLE from that same thread. KCOV is per thread: only the thread
+ * that enabled it is traced, never its other threads or its children, and
+ * a thread has at most one KCOV fd enabled at a time. Word 0 of the buffer
+ * is the number of records after it; the kernel stops writing, silently,
+ * when the buffer is full. A record is, in KCOV_TRACE_PC mode, one PC: the
+ * return address of a __sanitizer_cov_trace_pc call (see struct
+ * kpc_blob_kcov_site); in KCOV_TRACE_CMP mode four words: type (KCOV_CMP_*
+ * bits), arg1, arg2, PC. PCs are "canonical": the running address minus
+ * the kernel's KASLR offset (modules included), 0 without KASLR. Code that
+ * runs in interrupts is not recorded.
+ * ------------------------------------------------------------------------ */
+
+#define KPC_KCOV_PATH		"/sys/kernel/debug/kcov"
+#define KPC_KCOV_TRACE_PC	0	/* KCOV_TRACE_PC */
+#define KPC_KCOV_TRACE_CMP	1	/* KCOV_TRACE_CMP */
+
+/*
+ * Open KCOV (O_RDWR | O_CLOEXEC); path NULL: KPC_KCOV_PATH. Returns the fd
+ * or -errno: -ENOENT when the kernel has no CONFIG_KCOV or debugfs is not
+ * mounted, -EACCES without root.
+ */
+int kpc_kcov_open(const char *path);
+
+/* KCOV_INIT_TRACE: a buffer of `words` 64-bit words (>= 2). -EBUSY: done already. */
+int kpc_kcov_init(int fd, uint64_t words);
+
+/* mmap the whole buffer (words from kpc_kcov_init) into *area. */
+int kpc_kcov_map(int fd, uint64_t words, void **area);
+int kpc_kcov_unmap(void *area, uint64_t words);
+
+/*
+ * KCOV_ENABLE for the calling thread, mode KPC_KCOV_TRACE_PC or _CMP.
+ * -EBUSY: the fd traces a thread already, or this thread is traced by
+ * another fd; -EINVAL: not initialised and mapped; -ENOTSUPP (524): CMP
+ * on a kernel without CONFIG_KCOV_ENABLE_COMPARISONS.
+ */
+int kpc_kcov_enable(int fd, uint32_t mode);
+
+/* KCOV_DISABLE; from the thread that enabled it (-EINVAL otherwise). */
+int kpc_kcov_disable(int fd);
+
+/*
+ * A set of KCOV buffers, one per thread it enabled, drained together into
+ * one table: the distinct PCs (TRACE_PC) or comparisons (TRACE_CMP) that
+ * fall in the address ranges given, with how often each was recorded. For a
+ * process whose kernel work spreads over threads (Node: its main thread and
+ * libuv's thread pool). Threads call the enable functions themselves (KCOV's
+ * rule); any thread drains and takes. Functions on one set are serialised
+ * by a lock inside it.
+ *
+ * Draining a buffer reads its records and starts it again at 0. A thread
+ * that is inside a system call at that moment may have a few records read
+ * twice or lost; a thread that is not (the caller; threads between jobs)
+ * is drained exactly.
+ */
+struct kpc_kcov_set;
+
+#define KPC_KCOV_SET_MAX	256	/* threads per set */
+
+/* struct kpc_kcov_stats: what kpc_kcov_set_drain() found. */
+struct kpc_kcov_stats {
+	__u64 threads;		/* buffers in the set (threads enabled so far) */
+	__u64 records;		/* records read from the buffers by this drain */
+	__u64 in_ranges;	/* of them, in the ranges (added to the table) */
+	__u64 overflows;	/* buffers found full: records past the end were lost */
+	__u64 max_fill;		/* records in the fullest buffer */
+	__u64 reserved[3];
+};
+
+/* One distinct comparison of a TRACE_CMP set. */
+struct kpc_kcov_cmp {
+	__u64 type;		/* KCOV_CMP_SIZE(log2 bytes) | KCOV_CMP_CONST (arg1
+				 * is the compile-time constant) */
+	__u64 arg1;
+	__u64 arg2;
+	__u64 pc;		/* canonical return address of the callback */
+	__u64 count;		/* times recorded */
+};
+
+/*
+ * A new, empty set for mode KPC_KCOV_TRACE_PC or _CMP, opening path (NULL:
+ * KPC_KCOV_PATH) for each thread. Opens it once to check: -ENOENT, -EACCES
+ * as kpc_kcov_open(). Release with kpc_kcov_set_free().
+ */
+int kpc_kcov_set_new(const char *path, uint32_t mode, struct kpc_kcov_set **out);
+
+/*
+ * Trace the calling thread into a new buffer of `words` words (>= 2; for
+ * CMP, 1 + 4 per comparison). Returns its buffer index (>= 0). A thread
+ * the set traces already gets its index back (no error). -EBUSY: another
+ * KCOV fd traces this thread; -ENOSPC: KPC_KCOV_SET_MAX threads; other
+ * errors as kpc_kcov_init/map/enable.
+ */
+int kpc_kcov_set_enable(struct kpc_kcov_set *s, uint64_t words);
+
+/*
+ * For a thread pool: called at once by n jobs of the pool, each call waits
+ * until n calls are inside (or timeout_ms have passed since the first),
+ * so that the n calls hold n distinct threads, then traces its thread as
+ * kpc_kcov_set_enable() does. Returns what kpc_kcov_set_enable() returns;
+ * kpc_kcov_set_info() tells how many threads the set holds afterwards.
+ */
+int kpc_kcov_set_enable_barrier(struct kpc_kcov_set *s, uint64_t words, uint32_t n,
+				uint32_t timeout_ms);
+
+/*
+ * Stop tracing the calling thread (KCOV_DISABLE); its buffer stays in the
+ * set, drained with the others. -ENOENT: the set does not trace it.
+ */
+int kpc_kcov_set_disable(struct kpc_kcov_set *s);
+
+/* kpc_kcov_set_disable() with the barrier of kpc_kcov_set_enable_barrier(). */
+int kpc_kcov_set_disable_barrier(struct kpc_kcov_set *s, uint32_t n, uint32_t timeout_ms);
+
+/*
+ * Read every buffer into the set's table and restart the buffers: each
+ * record whose PC lies in one of the nranges ranges [ranges[2i],
+ * ranges[2i + 1]) (canonical addresses; any order, may be 0 ranges) is
+ * counted. *stats (out, may be NULL). Returns the number of distinct
+ * entries now in the table.
+ */
+int64_t kpc_kcov_set_drain(struct kpc_kcov_set *s, const uint64_t *ranges, uint32_t nranges,
+			   struct kpc_kcov_stats *stats);
+
+/*
+ * TRACE_PC sets: the table's distinct PCs, ascending, into pcs[capacity]
+ * and their counts into counts[capacity], and empty the table. Returns how
+ * many; -ENOSPC (table kept) when capacity is smaller; -EINVAL: a CMP set.
+ */
+int64_t kpc_kcov_set_take_pcs(struct kpc_kcov_set *s, uint64_t *pcs, uint64_t *counts,
+			      uint64_t capacity);
+
+/*
+ * TRACE_CMP sets: the table's distinct comparisons, ordered by (pc, type,
+ * arg1, arg2), into out[capacity], and empty the table. Returns how many;
+ * -ENOSPC (table kept) when capacity is smaller; -EINVAL: a PC set.
+ */
+int64_t kpc_kcov_set_take_cmps(struct kpc_kcov_set *s, struct kpc_kcov_cmp *out,
+			       uint64_t capacity);
+
+/* Threads the set traces now (enabled and not disabled) into *enabled, and
+ * buffers it holds into *threads; either may be NULL. */
+int kpc_kcov_set_info(struct kpc_kcov_set *s, uint64_t *enabled, uint64_t *threads);
+
+/*
+ * Disable the calling thread if the set traces it, unmap and close every
+ * buffer. Other threads the set traced keep being traced by the kernel into
+ * their (now unreachable) buffers until they exit, and cannot enable KCOV
+ * again: disable them first (kpc_kcov_set_disable_barrier). NULL is a no-op.
+ */
+void kpc_kcov_set_free(struct kpc_kcov_set *s);
+
+/* ------------------------------------------------------------------------
  * Debug info: one blob per file.
  * ------------------------------------------------------------------------ */
 
@@ -370,7 +527,32 @@ struct kpc_blob_header {
 	struct kpc_blob_table inlines;		/* struct kpc_blob_inline */
 	struct kpc_blob_table block_starts;	/* struct kpc_blob_block_start (was
 						 * reserved: zero in older blobs) */
-	__u64 reserved[2];
+	struct kpc_blob_table kcov_sites;	/* struct kpc_blob_kcov_site (was
+						 * reserved: zero in older blobs) */
+};
+
+/*
+ * A call to a KCOV callback (__sanitizer_cov_trace_pc, _cmp*, _const_cmp*,
+ * _switch) in a file built with -fsanitize-coverage (a kernel with
+ * CONFIG_KCOV, module or vmlinux with KCOV_INSTRUMENT). What KCOV records
+ * is the callback's return address: the instruction after this call; the
+ * call itself is the byte before it (return address - 1), which is how a
+ * recorded PC finds its basic block and source line. Found with the
+ * branches (absent with KPC_DI_NO_BRANCHES). Sorted by (section,
+ * section_offset).
+ */
+#define KPC_KCOV_SITE_PC	1	/* __sanitizer_cov_trace_pc */
+#define KPC_KCOV_SITE_CMP	2	/* __sanitizer_cov_trace_(const_)cmp{1,2,4,8} */
+#define KPC_KCOV_SITE_SWITCH	3	/* __sanitizer_cov_trace_switch */
+struct kpc_blob_kcov_site {
+	__u64 section_offset;	/* of the return address, from the section start */
+	__u32 section;		/* sections[] index */
+	__u32 function;		/* functions[] index (a primary) holding the call,
+				 * or KPC_BLOB_NONE */
+	__u32 offset;		/* return address - function symbol */
+	__u16 kind;		/* KPC_KCOV_SITE_* */
+	__u16 cmp_type;		/* CMP: KCOV_CMP_SIZE(log2 bytes) | KCOV_CMP_CONST,
+				 * as KCOV records it; 0 otherwise */
 };
 
 /*

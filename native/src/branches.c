@@ -153,7 +153,130 @@ static int kpc_reloc_target(struct kpc_di *d, const struct kpc_sec *s, const str
 	return 0;
 }
 
-static int kpc_function_branches(struct kpc_di *d, csh cs, cs_insn *insn, uint32_t fi)
+/* ------------------------------------------------------------------------
+ * KCOV callback calls
+ * ------------------------------------------------------------------------ */
+
+/* KCOV_CMP_SIZE(n) and KCOV_CMP_CONST of linux/kcov.h (not needed at build time). */
+#define KPC_CMP_CONST	1U
+#define KPC_CMP_SIZE(n)	((n) << 1)
+
+/* The KCOV callback `name` is, as a site kind and a CMP record type; 0 if none. */
+static int kpc_kcov_callback(const char *name, uint16_t *kind, uint16_t *type)
+{
+	static const char pre[] = "__sanitizer_cov_trace_";
+	const char *rest;
+	unsigned int log2;
+
+	if (!name || strncmp(name, pre, sizeof(pre) - 1))
+		return 0;
+	rest = name + sizeof(pre) - 1;
+	*type = 0;
+	if (!strcmp(rest, "pc")) {
+		*kind = KPC_KCOV_SITE_PC;
+		return 1;
+	}
+	if (!strcmp(rest, "switch")) {
+		*kind = KPC_KCOV_SITE_SWITCH;
+		return 1;
+	}
+	if (!strncmp(rest, "const_", 6)) {
+		*type = KPC_CMP_CONST;
+		rest += 6;
+	}
+	if (strncmp(rest, "cmp", 3) || !rest[3] || rest[4])
+		return 0;
+	switch (rest[3]) {
+	case '1': log2 = 0; break;
+	case '2': log2 = 1; break;
+	case '4': log2 = 2; break;
+	case '8': log2 = 3; break;
+	default: return 0;
+	}
+	*kind = KPC_KCOV_SITE_CMP;
+	*type |= KPC_CMP_SIZE(log2);
+	return 1;
+}
+
+/* In a linked file (vmlinux): the callbacks' addresses, from its symbols. */
+struct kpc_kcov_callbacks {
+	uint64_t addr[16];
+	uint16_t kind[16];
+	uint16_t type[16];
+	unsigned int n;
+};
+
+static void kpc_find_kcov_callbacks(struct kpc_di *d, struct kpc_kcov_callbacks *cb)
+{
+	size_t i;
+
+	cb->n = 0;
+	if (d->ehdr.e_type == ET_REL)
+		return;
+	for (i = 0; i < d->fns.len && cb->n < 16; i++) {
+		const struct kpc_fn *f = KPC_VEC_AT(&d->fns, struct kpc_fn, i);
+		const struct kpc_sec *s = KPC_VEC_AT(&d->secs, struct kpc_sec, f->out.section);
+
+		if (kpc_kcov_callback(d->st.buf + f->out.name, &cb->kind[cb->n], &cb->type[cb->n]))
+			cb->addr[cb->n++] = s->out.address + f->out.offset;
+	}
+}
+
+/*
+ * If insn is a direct call (e8 rel32) of a KCOV callback, record its
+ * return address as a site. In a .ko the displacement is relocated
+ * against the (undefined) callback symbol; in a linked file it is final.
+ */
+static int kpc_kcov_site(struct kpc_di *d, const struct kpc_sec *s, uint32_t fi, const cs_insn *insn,
+			 const struct kpc_kcov_callbacks *cb)
+{
+	uint64_t next = insn->address + insn->size;
+	const struct kpc_fn *f = KPC_VEC_AT(&d->fns, struct kpc_fn, fi);
+	struct kpc_blob_kcov_site *site;
+	uint16_t kind = 0, type = 0;
+	int found = 0;
+
+	if (insn->id != X86_INS_CALL || insn->size < 5 || insn->bytes[insn->size - 5] != 0xe8)
+		return 0;
+	if (d->ehdr.e_type == ET_REL) {
+		const struct kpc_reloc *r = kpc_reloc_at(s, next - 4);
+		GElf_Sym sym;
+
+		if (!r || (r->type != R_X86_64_PC32 && r->type != R_X86_64_PLT32) || !s->symdata ||
+		    !gelf_getsym(s->symdata, r->sym, &sym) || sym.st_shndx != SHN_UNDEF)
+			return 0;
+		found = kpc_kcov_callback(elf_strptr(d->elf, s->symstrndx, sym.st_name), &kind, &type);
+	} else {
+		int32_t disp;
+		uint64_t target;
+		unsigned int i;
+
+		memcpy(&disp, insn->bytes + insn->size - 4, 4);
+		target = s->out.address + next + disp;
+		for (i = 0; i < cb->n && !found; i++) {
+			if (cb->addr[i] == target) {
+				kind = cb->kind[i];
+				type = cb->type[i];
+				found = 1;
+			}
+		}
+	}
+	if (!found)
+		return 0;
+	site = kpc_vec_push(&d->kcov_sites);
+	if (!site)
+		return -ENOMEM;
+	site->section = f->out.section;
+	site->section_offset = next;
+	site->function = fi;
+	site->offset = next - f->out.offset;
+	site->kind = kind;
+	site->cmp_type = type;
+	return 0;
+}
+
+static int kpc_function_branches(struct kpc_di *d, csh cs, cs_insn *insn, uint32_t fi,
+				 const struct kpc_kcov_callbacks *cb)
 {
 	struct kpc_fn *f = KPC_VEC_AT(&d->fns, struct kpc_fn, fi);
 	const struct kpc_sec *s = KPC_VEC_AT(&d->secs, struct kpc_sec, f->out.section);
@@ -179,6 +302,8 @@ static int kpc_function_branches(struct kpc_di *d, csh cs, cs_insn *insn, uint32
 		}
 		if (!kpc_is_cond_jump(insn->id, &flags)) {
 			ret = kpc_block_starts(d, s, f, fi, insn);
+			if (!ret)
+				ret = kpc_kcov_site(d, s, fi, insn, cb);
 			if (ret)
 				return ret;
 			continue;
@@ -243,6 +368,7 @@ static int kpc_cmp_block_start(const void *a, const void *b)
 
 int kpc_di_find_branches(struct kpc_di *d)
 {
+	struct kpc_kcov_callbacks cb;
 	cs_insn *insn;
 	csh cs;
 	size_t i;
@@ -257,6 +383,7 @@ int kpc_di_find_branches(struct kpc_di *d)
 		cs_close(&cs);
 		return -ENOMEM;
 	}
+	kpc_find_kcov_callbacks(d, &cb);
 	for (i = 0; i < d->nr_prims && !ret; i++) {
 		uint32_t fi = d->prims[i];
 		struct kpc_fn *f = KPC_VEC_AT(&d->fns, struct kpc_fn, fi);
@@ -266,7 +393,7 @@ int kpc_di_find_branches(struct kpc_di *d)
 		if (!s->code || !f->out.size || f->out.offset > s->out.size ||
 		    f->out.size > s->out.size - f->out.offset)
 			continue;
-		ret = kpc_function_branches(d, cs, insn, fi);
+		ret = kpc_function_branches(d, cs, insn, fi, &cb);
 	}
 	cs_free(insn, 1);
 	cs_close(&cs);

@@ -24,6 +24,7 @@ _Static_assert(sizeof(struct kpc_blob_line) == 32, "blob line layout");
 _Static_assert(sizeof(struct kpc_blob_successor) == 32, "blob successor layout");
 _Static_assert(sizeof(struct kpc_blob_branch) == 88, "blob branch layout");
 _Static_assert(sizeof(struct kpc_blob_inline) == 32, "blob inline layout");
+_Static_assert(sizeof(struct kpc_blob_kcov_site) == 24, "blob kcov site layout");
 
 /* ------------------------------------------------------------------------
  * Files and lookups shared with dwarf.c and branches.c
@@ -836,7 +837,7 @@ static int kpc_build_blob(struct kpc_di *d, uint8_t **blobp, size_t *lenp)
 
 	if (d->fns.len >= KPC_BLOB_NONE || d->lines.len >= KPC_BLOB_NONE ||
 	    d->branches.len >= KPC_BLOB_NONE || d->inlines.len >= KPC_BLOB_NONE ||
-	    d->block_starts.len >= KPC_BLOB_NONE) {
+	    d->block_starts.len >= KPC_BLOB_NONE || d->kcov_sites.len >= KPC_BLOB_NONE) {
 		kpc_set_error("%s: too many entries for the blob", d->path);
 		return -EFBIG;
 	}
@@ -853,6 +854,7 @@ static int kpc_build_blob(struct kpc_di *d, uint8_t **blobp, size_t *lenp)
 	kpc_table(&h->branches, &pos, d->branches.len, sizeof(struct kpc_blob_branch));
 	kpc_table(&h->inlines, &pos, d->inlines.len, sizeof(struct kpc_blob_inline));
 	kpc_table(&h->block_starts, &pos, d->block_starts.len, sizeof(struct kpc_blob_block_start));
+	kpc_table(&h->kcov_sites, &pos, d->kcov_sites.len, sizeof(struct kpc_blob_kcov_site));
 	if (pos > SIZE_MAX) {
 		kpc_set_error("%s: blob too large", d->path);
 		return -EFBIG;
@@ -883,6 +885,9 @@ static int kpc_build_blob(struct kpc_di *d, uint8_t **blobp, size_t *lenp)
 	if (d->block_starts.len)
 		memcpy(blob + h->block_starts.offset, d->block_starts.data,
 		       d->block_starts.len * sizeof(struct kpc_blob_block_start));
+	if (d->kcov_sites.len)
+		memcpy(blob + h->kcov_sites.offset, d->kcov_sites.data,
+		       d->kcov_sites.len * sizeof(struct kpc_blob_kcov_site));
 	*blobp = blob;
 	*lenp = pos;
 	return 0;
@@ -901,6 +906,7 @@ static void kpc_di_free(struct kpc_di *d)
 	kpc_vec_free(&d->lines);
 	kpc_vec_free(&d->branches);
 	kpc_vec_free(&d->block_starts);
+	kpc_vec_free(&d->kcov_sites);
 	kpc_vec_free(&d->inlines);
 	kpc_vec_free(&d->files);
 	kpc_map_free(&d->file_by_str);
@@ -950,6 +956,7 @@ KPC_EXPORT int kpc_debuginfo_load_split(const char *path, const char *debug_path
 	kpc_vec_init(&d.branches, sizeof(struct kpc_blob_branch));
 	kpc_vec_init(&d.inlines, sizeof(struct kpc_inl));
 	kpc_vec_init(&d.block_starts, sizeof(struct kpc_blob_block_start));
+	kpc_vec_init(&d.kcov_sites, sizeof(struct kpc_blob_kcov_site));
 	elf_version(EV_CURRENT);
 	ret = kpc_strtab_init(&d.st);
 	if (ret)

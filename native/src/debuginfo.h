@@ -114,6 +114,7 @@ struct kpc_di {
 	struct kpc_vec lines;	/* struct kpc_line */
 	struct kpc_vec branches;	/* struct kpc_blob_branch */
 	struct kpc_vec block_starts;	/* struct kpc_blob_block_start */
+	struct kpc_vec kcov_sites;	/* struct kpc_blob_kcov_site */
 	struct kpc_vec inlines;	/* struct kpc_inl */
 
 	struct kpc_blob_header hdr;	/* strings filled as we go */

@@ -9,7 +9,11 @@
 
 #include "libkprobecov.h"
 
+/* What the library exports; the preload library (preload/) compiles the same
+ * sources with everything hidden but its own wrappers. */
+#ifndef KPC_EXPORT
 #define KPC_EXPORT __attribute__((visibility("default")))
+#endif
 
 /* A growable array of elements of `esz` bytes; zero-initialise to start. */
 struct kpc_vec {

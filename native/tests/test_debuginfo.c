@@ -64,8 +64,12 @@ static const char *file(const struct blob *b, uint32_t idx)
 	return str(b, *ENTRY(b, files, __u32, idx));
 }
 
-/* The fixture's line marked "KPC:<name>", 0 if none. */
 static unsigned int marker(const char *name)
+{
+	return kpc_t_marker(name);
+}
+
+unsigned int kpc_t_marker(const char *name)
 {
 	char want[128], buf[512];
 	unsigned int line = 0, found = 0;

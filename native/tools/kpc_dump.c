@@ -68,10 +68,10 @@ static void dump(const struct blob *b, int summary)
 	for (i = 0; i < h->build_id_size; i++)
 		printf("%02x", h->build_id[i]);
 	printf("\nsize %llu: strings %u files %u sections %u functions %u lines %u branches %u "
-	       "inlines %u; bad insn bytes %u, functions without DWARF %u\n",
+	       "inlines %u kcov sites %u; bad insn bytes %u, functions without DWARF %u\n",
 	       (unsigned long long)h->blob_size, h->strings.count, h->files.count,
 	       h->sections.count, h->functions.count, h->lines.count, h->branches.count,
-	       h->inlines.count, h->nr_bad_insns, h->nr_dwarfless);
+	       h->inlines.count, h->kcov_sites.count, h->nr_bad_insns, h->nr_dwarfless);
 	if (summary)
 		return;
 	for (i = 0; i < h->sections.count; i++) {
@@ -118,6 +118,19 @@ static void dump(const struct blob *b, int summary)
 			       str(b, in->callee), in->depth, file(b, in->call_file), in->call_line,
 			       file(b, in->decl_file), in->decl_line);
 		}
+	}
+	for (i = 0; i < h->kcov_sites.count; i++) {
+		static const char *const kinds[] = { "?", "pc", "cmp", "switch" };
+		const struct kpc_blob_kcov_site *k = ENTRY(b, kcov_sites, struct kpc_blob_kcov_site, i);
+
+		printf("kcov %s+%#llx %s type %u", str(b, ENTRY(b, sections, struct kpc_blob_section,
+								  k->section)->name),
+		       (unsigned long long)k->section_offset, kinds[k->kind < 4 ? k->kind : 0],
+		       k->cmp_type);
+		if (k->function != KPC_BLOB_NONE)
+			printf(" %s+%#x", str(b, ENTRY(b, functions, struct kpc_blob_function,
+						       k->function)->name), k->offset);
+		printf("\n");
 	}
 }
 

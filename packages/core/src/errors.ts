@@ -42,6 +42,10 @@ export type KprobecovErrorCode =
   | 'EBADFD'
   /** A test worker did not inherit its runner's collector. */
   | 'ENOCOLLECTOR'
+  /** The kernel has no KCOV (CONFIG_KCOV unset, or debugfs not mounted). */
+  | 'ENOKCOV_KERNEL'
+  /** A module has no KCOV instrumentation (no __sanitizer_cov_trace_pc calls). */
+  | 'ENOKCOV'
 
 export class KprobecovError extends Error {
   override name = 'KprobecovError'

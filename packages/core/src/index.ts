@@ -17,7 +17,7 @@ export { writeReports, type ReporterSpec, type WriteReportsOptions } from './rep
 export { testsByLine, writeRunOutputs, type RunOutputs } from './reports/run-outputs.ts'
 
 // The device and debug info.
-export type { BranchSuccessor, DebugBranch, DebugFunction, DebugInfo, DebugLine, DebugSection } from './debuginfo/types.ts'
+export type { BranchSuccessor, DebugBranch, DebugFunction, DebugInfo, DebugLine, DebugSection, KcovSite } from './debuginfo/types.ts'
 export { loadDebugInfo, type LoadDebugInfoOptions } from './native/debuginfo.ts'
 export {
   Collector, DEFAULT_DEVICE, ProbeState, probeKindOfState,
@@ -32,10 +32,25 @@ export {
 export { KprobecovError, type KprobecovErrorCode } from './errors.ts'
 
 // Test runs of the front ends (Vitest provider, Jest reporter): main-process side.
-export { resolveKprobecovOptions, type KprobecovModuleOption, type KprobecovOptions, type ResolvedKprobecovOptions } from './testrun/options.ts'
+export {
+  BACKEND_ENV, chooseBackend, resolveKprobecovOptions,
+  type Backend, type KcovOptions, type KprobecovModuleOption, type KprobecovOptions, type ResolvedKprobecovOptions,
+} from './testrun/options.ts'
 export { TestRun, exitOnSetupError, type TestRunOptions } from './testrun/test-run.ts'
 export { isTestRunResults, mergeResults, writeResults, type TestRunResults, type WriteResultsOptions } from './testrun/results.ts'
 export { isWorkerSample, type WorkerSample } from './testrun/sample.ts'
 export { COLLECTOR_ENV, WorkerAttachment } from './testrun/worker.ts'
 export { thresholdViolations, type Metric, type Thresholds, type ThresholdViolation } from './testrun/thresholds.ts'
 export { printReports, isConsoleReporter, type ConsoleOutput } from './reports/console.ts'
+
+// The KCOV backend (kernels built with CONFIG_KCOV).
+export {
+  buildKcovMap, KcovResolver, lineRowAt,
+  type KcovMap, type KcovMapInput, type KcovMapSection, type KcovMapTarget, type KcovResolved, type SectionBases,
+} from './kcov/map.ts'
+export { DEFAULT_KCOV, kaslrOffset, kcovPresent, moduleSectionBases } from './kcov/system.ts'
+export { KcovTracer, uvThreadPoolSize, type KcovComparison, type KcovDrainStats, type KcovMode } from './kcov/tracer.ts'
+export type { KcovSampleStats } from './kcov/worker.ts'
+export {
+  placeComparisons, traceComparisons, type ComparisonModule, type ComparisonRecord, type TraceComparisonsOptions,
+} from './kcov/comparisons.ts'

@@ -55,6 +55,14 @@ const USAGE: Array<[argv: string[], message: string]> = [
   [['watch', '-m', 'mydrv', '-p', '1', '--', 'true'], `kprobecov watch: give --pid (a running process) or a command after --, not both${see('watch')}`],
   [['watch', '-p', '1'], `kprobecov watch: --module is required, e.g. --module mydrv=path/to/mydrv.ko${see('watch')}`],
   [['doctor', 'now'], `kprobecov doctor: unexpected argument 'now'${see('doctor')}`],
+  [['run', '-m', 'mydrv', '--backend', 'ftrace', '--', 'true'], `kprobecov run: --backend must be kprobe, kcov or auto, not 'ftrace'${see('run')}`],
+  [['run', '-m', 'mydrv', '-b', 'kcov', '--callers', '--', 'true'], `kprobecov run: --callers needs --backend kprobe: KCOV does not record callers${see('run')}`],
+  [['run', '-m', 'mydrv', '-b', 'kcov', '--edge-bits', '8', '--', 'true'], `kprobecov run: --edge-bits needs --backend kprobe: KCOV does not count edges${see('run')}`],
+  [['run', '-m', 'mydrv', '-b', 'kprobe', '--kcov-buffer', '4096', '--', 'true'], `kprobecov run: --kcov-buffer is for --backend kcov${see('run')}`],
+  [['run', '-m', 'mydrv', '-b', 'kcov', '--kcov-buffer', '10', '--', 'true'], `kprobecov run: --kcov-buffer must be a whole number from 1024 to 268435456, not '10'${see('run')}`],
+  [['cmp', '-m', 'mydrv'], `kprobecov cmp: the command to measure goes after --, e.g. kprobecov cmp --module mydrv -- ./test.sh${see('cmp')}`],
+  [['cmp', '--', 'true'], `kprobecov cmp: --module is required, e.g. --module mydrv=path/to/mydrv.ko${see('cmp')}`],
+  [['cmp', '-m', 'mydrv', '--granularity', 'line', '--', 'true'], `kprobecov cmp: unknown option '--granularity'${see('cmp')}`],
 ]
 
 for (const [argv, message] of USAGE) {

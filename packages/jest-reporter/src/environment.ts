@@ -2,7 +2,8 @@
  * The test environment: attaches the worker process (scope 'tree': it and
  * what it starts) to a slot of the reporter's collector before each test
  * file, and at teardown hands the slot's counters to the reporter (see
- * channel.ts) and lets the slot go.
+ * channel.ts) and lets the slot go. With the KCOV backend it traces the
+ * thread that runs the tests and libuv's pool instead.
  *
  *   testEnvironment: '@kprobecov/jest/environment'        (Node's environment)
  *   export default withKprobecov(MyEnvironment)           (your own class)
@@ -31,6 +32,7 @@ export function withKprobecov<Base extends EnvironmentClass>(base: Base): Base {
     override async setup(): Promise<void> {
       await super.setup()
       this.#attachment = WorkerAttachment.attach('tree')
+      await this.#attachment?.ready()
     }
 
     override async teardown(): Promise<void> {

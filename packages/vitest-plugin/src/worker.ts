@@ -6,7 +6,8 @@
  *
  * A worker process (forks, vmForks) is attached with scope 'tree': it, its
  * threads, and what it starts. A worker thread (threads, vmThreads; the
- * provider allows them only one file at a time) with scope 'process'.
+ * provider allows them only one file at a time) with scope 'process'. With
+ * the KCOV backend, the thread that runs the tests and libuv's pool.
  *
  * The attachment lives on globalThis: one per worker, even if this module is
  * evaluated more than once (through Vitest's module runner, with isolation,
@@ -18,8 +19,10 @@ import { WorkerAttachment } from '@kprobecov/core/worker'
 const KEY = Symbol.for('kprobecov.vitest.attachment')
 const state = globalThis as { [KEY]?: WorkerAttachment | undefined; __vitest_worker__?: { filepath?: string } }
 
-export function startCoverage(): void {
+export function startCoverage(): Promise<void> | undefined {
   state[KEY] ??= WorkerAttachment.attach(isMainThread ? 'tree' : 'process')
+  // KCOV: the tests start once libuv's pool threads are traced.
+  return state[KEY]?.ready()
 }
 
 export function takeCoverage(): unknown {

@@ -14,7 +14,7 @@ export class UsageError extends Error {
   override name = 'UsageError'
 }
 
-export const COMMANDS = ['run', 'report', 'merge', 'status', 'unhit', 'callers', 'paths', 'trace', 'watch', 'doctor'] as const
+export const COMMANDS = ['run', 'report', 'merge', 'status', 'unhit', 'callers', 'paths', 'trace', 'cmp', 'watch', 'doctor'] as const
 export type CommandName = (typeof COMMANDS)[number]
 
 /** istanbul-reports' reporters. */
@@ -28,6 +28,9 @@ export const DEFAULT_EDGE_BITS = 16
 export const DEFAULT_TRACE_ENTRIES = 65536
 const MAX_EDGE_BITS = 24
 const GRANULARITIES: readonly Granularity[] = ['function', 'line', 'branch']
+const BACKENDS = ['kprobe', 'kcov', 'auto'] as const
+export type CliBackend = (typeof BACKENDS)[number]
+export const DEFAULT_KCOV_BUFFER = 1 << 20
 
 type Values = Record<string, string | boolean | string[] | undefined>
 
@@ -91,15 +94,23 @@ const SPECS: Record<CommandName, CommandSpec> = {
       ...LIVE, ...OUT, ...REPORTER,
       callers: { type: 'boolean' },
       'edge-bits': { type: 'string' },
+      backend: { type: 'string', short: 'b' },
+      'kcov-buffer': { type: 'string' },
     },
     help: `${LIVE_HELP}
   -o, --out DIR                where the reports and the saved run go (default ${DEFAULT_OUT});
                                replaced as a whole when the run succeeds, kept when it fails${REPORTER_HELP}
       --callers                record the callers of every function (for kprobecov callers)
-      --edge-bits N            log2 of the edge counters (for kprobecov paths; default ${DEFAULT_EDGE_BITS}, 0: none)`,
+      --edge-bits N            log2 of the edge counters (for kprobecov paths; default ${DEFAULT_EDGE_BITS}, 0: none)
+  -b, --backend NAME           kprobe (kprobecov.ko), kcov (the kernel's KCOV: CONFIG_KCOV, and the
+                               module built with its instrumentation) or auto (default, or
+                               $KPROBECOV_BACKEND): kprobe when ${DEFAULT_DEVICE} exists, else kcov
+      --kcov-buffer N          kcov: records each thread holds between drains (default ${DEFAULT_KCOV_BUFFER})`,
     notes: `Writes DIR/lcov.info (and what the reporters write) and DIR/kprobecov-run.json, the
 saved run that report, status, unhit, callers and paths read. Exits with the command's
-status. Example:
+status. With --backend kcov, CMD and the processes it starts trace themselves (a library
+in LD_PRELOAD: not static or set-uid programs) and count once they have exited; --callers
+and --edge-bits are kprobe's. Example:
   kprobecov run --module mydrv=build/mydrv.ko -- ./test/smoke.sh`,
     positionals: [0, 0],
     after: 'required',
@@ -182,6 +193,27 @@ bucket look alike, so an edge can look hit because another one ran.`,
     positionals: [0, 0],
     after: 'required',
   },
+  cmp: {
+    summary: 'the comparisons a command makes in a module, with their operands (KCOV)',
+    usage: 'kprobecov cmp --module NAME[=PATH.ko] [--json] [--buffer N] -- CMD [ARGS...]',
+    options: { module: LIVE.module, root: LIVE.root, progress: LIVE.progress, json: { type: 'boolean' }, buffer: { type: 'string' } },
+    help: `
+  -m, --module NAME[=PATH.ko]  the module whose comparisons to show (repeatable); PATH: its .ko
+                               with debug info, built with KCOV's instrumentation (default: found
+                               with modinfo)
+      --root DIR               project root: source paths are relative to it (default: .)
+      --json                   one JSON array of records instead of a table
+      --buffer N               comparisons each thread holds between drains (default ${DEFAULT_KCOV_BUFFER >> 2})
+      --progress               show progress on stderr also when it is not a terminal`,
+    notes: `Needs a kernel with CONFIG_KCOV_ENABLE_COMPARISONS (KCOV_TRACE_CMP). CMD, its threads and
+the processes it starts are traced (a library in LD_PRELOAD). Prints one row per distinct
+comparison: FILE:LINE FUNCTION, the operand size in bytes (c: the first operand is a
+constant of the code; switch: a case value against the switch's), both operands in hex,
+and how often it was made. Exits with the command's status. Example:
+  kprobecov cmp --module mydrv=build/mydrv.ko -- ./test/smoke.sh`,
+    positionals: [0, 0],
+    after: 'required',
+  },
   watch: {
     summary: 'print new coverage as it appears, for a command or for a while',
     usage: 'kprobecov watch --module NAME[=PATH.ko] [--duration SECONDS | --pid PID] [-- CMD [ARGS...]]',
@@ -212,7 +244,8 @@ export function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.length))
   return `Usage: kprobecov <command> [options]
 
-Kernel code coverage of any command, with kprobes planted at run time (kprobecov.ko).
+Kernel code coverage of any command, with kprobes planted at run time (kprobecov.ko),
+or with the kernel's KCOV (run --backend kcov, cmp).
 
 Commands:
 ${COMMANDS.map((c) => `  ${c.padEnd(width)}  ${SPECS[c].summary}`).join('\n')}
@@ -384,16 +417,60 @@ export interface RunOptions extends LiveOptions, ReporterChoice {
   out: string
   callers: boolean
   edgeBits: number
+  /** undefined: not given ($KPROBECOV_BACKEND, else auto). */
+  backend: CliBackend | undefined
+  kcovBuffer: number
   command: string[]
 }
 
 export function runOptions(p: Parsed, cwd: string): RunOptions {
+  const backend = str(p, 'backend') === undefined ? undefined : oneOf(p, 'backend', BACKENDS, 'auto')
+  if (backend === 'kcov') {
+    if (flag(p, 'callers')) throw usage(p, '--callers needs --backend kprobe: KCOV does not record callers')
+    if (str(p, 'edge-bits') !== undefined) throw usage(p, '--edge-bits needs --backend kprobe: KCOV does not count edges')
+  }
+  if (backend === 'kprobe' && str(p, 'kcov-buffer') !== undefined) throw usage(p, '--kcov-buffer is for --backend kcov')
   return {
     ...liveOptions(p, cwd),
     out: outDir(p, cwd),
     reporters: reporters(p),
     callers: flag(p, 'callers'),
     edgeBits: int(p, 'edge-bits', 0, MAX_EDGE_BITS, DEFAULT_EDGE_BITS),
+    backend,
+    kcovBuffer: int(p, 'kcov-buffer', 1024, 1 << 28, DEFAULT_KCOV_BUFFER),
+    command: p.argv!,
+  }
+}
+
+/** The backend a run uses: the option, else $KPROBECOV_BACKEND, else auto. UsageError for a bad variable. */
+export function backendOf(o: Pick<RunOptions, 'backend'>, env: Record<string, string | undefined>): CliBackend {
+  if (o.backend !== undefined) return o.backend
+  const v = env.KPROBECOV_BACKEND
+  if (v === undefined || v === '') return 'auto'
+  if (!(BACKENDS as readonly string[]).includes(v)) {
+    throw new UsageError(`kprobecov run: KPROBECOV_BACKEND must be kprobe, kcov or auto, not '${v}'`)
+  }
+  return v as CliBackend
+}
+
+export interface CmpOptions {
+  modules: ModuleSpec[]
+  root: string
+  progress: boolean
+  json: boolean
+  buffer: number
+  command: string[]
+}
+
+export function cmpOptions(p: Parsed, cwd: string): CmpOptions {
+  const modules = moduleSpecs(p, cwd)
+  if (modules.length === 0) throw usage(p, '--module is required, e.g. --module mydrv=path/to/mydrv.ko')
+  return {
+    modules,
+    root: resolveIn(cwd, str(p, 'root') ?? '.'),
+    progress: flag(p, 'progress'),
+    json: flag(p, 'json'),
+    buffer: int(p, 'buffer', 1024, 1 << 26, DEFAULT_KCOV_BUFFER >> 2),
     command: p.argv!,
   }
 }

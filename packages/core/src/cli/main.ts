@@ -8,6 +8,7 @@ import { KprobecovError } from '../errors.ts'
 import { version } from '../index.ts'
 import { parseCommandLine, UsageError, type CommandName, type Parsed } from './args.ts'
 import { callers } from './commands/callers.ts'
+import { cmp } from './commands/cmp.ts'
 import { doctor } from './commands/doctor.ts'
 import { merge } from './commands/merge.ts'
 import { paths } from './commands/paths.ts'
@@ -20,7 +21,7 @@ import { watch } from './commands/watch.ts'
 import { processIO, type CliIO } from './io.ts'
 
 const COMMAND: Record<CommandName, (parsed: Parsed, io: CliIO) => number | Promise<number>> = {
-  run, report, merge, status, unhit, callers, paths, trace, watch, doctor,
+  run, report, merge, status, unhit, callers, paths, trace, cmp, watch, doctor,
 }
 
 /** Runs the CLI; resolves with the exit status (the bin sets process.exitCode). */

@@ -52,6 +52,8 @@ export interface RunData {
   callers: Map<number, CallersOf> | undefined
   /** Non-zero edge buckets; undefined when edges were not counted. */
   edges: { bits: number; counts: Map<number, number> } | undefined
+  /** Optional: 'kcov' for a run measured with KCOV (probes it cannot see are failed, EOPNOTSUPP). */
+  backend?: 'kprobe' | 'kcov'
 }
 
 interface RunFile {
@@ -67,6 +69,7 @@ interface RunFile {
   error: number[]
   callers?: Record<string, { overflow: string; callers: Array<{ symbol: string; calls: string; source?: string }> }>
   edges?: { bits: number; buckets: Array<[bucket: number, count: number]> }
+  backend?: 'kprobe' | 'kcov'
 }
 
 const big = (v: bigint): number | string => (v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString())
@@ -94,6 +97,7 @@ export function runToJson(run: RunData): string {
     }
   }
   if (run.edges) file.edges = { bits: run.edges.bits, buckets: [...run.edges.counts] }
+  if (run.backend === 'kcov') file.backend = 'kcov'
   return `${JSON.stringify(file)}\n`
 }
 
@@ -147,6 +151,7 @@ export function readRun(dir: string): RunData {
     }
   }
   if (f.edges) run.edges = { bits: f.edges.bits, counts: new Map(f.edges.buckets) }
+  if (f.backend === 'kcov') run.backend = 'kcov'
   return run
 }
 

@@ -23,6 +23,30 @@ export interface DebugInfo {
   /** Sorted by (section, sectionOffset). */
   lines: DebugLine[]
   branches: DebugBranch[]
+  /**
+   * Optional: calls of KCOV's callbacks (an object built with
+   * -fsanitize-coverage, as a kernel with CONFIG_KCOV builds), sorted by
+   * (section, sectionOffset); absent or empty without instrumentation.
+   */
+  kcovSites?: KcovSite[]
+}
+
+/**
+ * A call of a KCOV callback. KCOV records its return address (sectionOffset
+ * from the section's load address); the call itself is the byte before it.
+ */
+export interface KcovSite {
+  section: number
+  /** Of the return address, from the section start. */
+  sectionOffset: number
+  /** The function holding the call (a primary), undefined outside any. */
+  function?: number
+  /** Return address - the function's symbol. */
+  offset: number
+  /** trace_pc (coverage), cmp (comparison operands) or switch. */
+  kind: 'pc' | 'cmp' | 'switch'
+  /** cmp: KCOV_CMP_SIZE(log2 bytes) | KCOV_CMP_CONST, as KCOV records the type. */
+  cmpType: number
 }
 
 export interface DebugSection {

@@ -131,7 +131,22 @@ export const BlobHeader = {
   branches: 216,
   inlines: 232,
   block_starts: 248,
+  kcov_sites: 264,
 } as const
+/** struct kpc_blob_kcov_site */
+export const BlobKcovSite = { SIZE: 24, section_offset: 0, section: 8, function: 12, offset: 16, kind: 20, cmp_type: 22 } as const
+export const KcovSiteKind = { PC: 1, CMP: 2, SWITCH: 3 } as const
+
+/** struct kpc_kcov_stats */
+export const KcovStats = { SIZE: 64, threads: 0, records: 8, in_ranges: 16, overflows: 24, max_fill: 32 } as const
+/** struct kpc_kcov_cmp */
+export const KcovCmp = { SIZE: 40, type: 0, arg1: 8, arg2: 16, pc: 24, count: 32 } as const
+export const KCOV_TRACE_PC = 0
+export const KCOV_TRACE_CMP = 1
+/** KCOV_CMP_CONST and KCOV_CMP_SIZE(n) of linux/kcov.h */
+export const KCOV_CMP_CONST = 1
+export const KCOV_CMP_SIZE_SHIFT = 1
+
 /** struct kpc_blob_block_start */
 export const BlobBlockStart = { SIZE: 8, function: 0, offset: 4 } as const
 export const BlobFlag = {

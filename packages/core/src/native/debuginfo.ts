@@ -15,6 +15,7 @@ import type {
   DebugInfo,
   DebugLine,
   DebugSection,
+  KcovSite,
 } from '../debuginfo/types.ts'
 import { KprobecovError, errnoError, errnoMessage } from '../errors.ts'
 import {
@@ -26,6 +27,7 @@ import {
   BlobFlag,
   BlobFunction,
   BlobHeader,
+  BlobKcovSite,
   BlobLine,
   BlobSection,
   BlobSuccessor,
@@ -33,6 +35,7 @@ import {
   DI_NO_INLINES,
   ET_EXEC,
   FnFlag,
+  KcovSiteKind,
   LINE_STMT,
   SecFlag,
 } from './abi.ts'
@@ -201,6 +204,7 @@ export function parseDebugInfo(blob: Uint8Array, path?: string): DebugInfo {
   const linesT = table(BlobHeader.lines, BlobLine.SIZE, 'lines')
   const branchesT = table(BlobHeader.branches, BlobBranch.SIZE, 'branches')
   const blockStartsT = table(BlobHeader.block_starts, BlobBlockStart.SIZE, 'block_starts')
+  const kcovSitesT = table(BlobHeader.kcov_sites, BlobKcovSite.SIZE, 'kcov_sites')
 
   const decoder = new TextDecoder('utf-8')
   const cache = new Map<number, string>()
@@ -311,6 +315,24 @@ export function parseDebugInfo(blob: Uint8Array, path?: string): DebugInfo {
     }
   }
 
+  const kinds: Record<number, KcovSite['kind']> = { [KcovSiteKind.PC]: 'pc', [KcovSiteKind.CMP]: 'cmp', [KcovSiteKind.SWITCH]: 'switch' }
+  const kcovSites: KcovSite[] = []
+  for (let i = 0; i < kcovSitesT.count; i++) {
+    const at = kcovSitesT.offset + i * kcovSitesT.stride
+    const kind = kinds[dv.getUint16(at + BlobKcovSite.kind, true)]
+    if (kind === undefined) continue // a kind of a later version
+    const fn = index(u32(at + BlobKcovSite.function))
+    const site: KcovSite = {
+      section: u32(at + BlobKcovSite.section),
+      sectionOffset: u64(at + BlobKcovSite.section_offset),
+      offset: u32(at + BlobKcovSite.offset),
+      kind,
+      cmpType: dv.getUint16(at + BlobKcovSite.cmp_type, true),
+    }
+    if (fn !== undefined) site.function = fn
+    kcovSites.push(site)
+  }
+
   const idSize = u32(BlobHeader.build_id_size)
   if (idSize > BlobHeader.BUILD_ID_MAX) throw protocolError('build-id size')
   const buildId = Buffer.from(blob.buffer, blob.byteOffset + BlobHeader.build_id, idSize).toString('hex')
@@ -328,5 +350,6 @@ export function parseDebugInfo(blob: Uint8Array, path?: string): DebugInfo {
     functions,
     lines,
     branches,
+    ...(kcovSites.length > 0 ? { kcovSites } : {}),
   }
 }

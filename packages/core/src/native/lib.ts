@@ -173,6 +173,41 @@ export const kpcAreaTraceReset = (area: bigint): number => int('kpc_area_trace_r
 /** events: one u64 */
 export const kpcAreaAck = (area: bigint, events: Out): number => int('kpc_area_ack', [U64, Buf], [area, events])
 
+// ---- KCOV: `set` is the address kpcKcovSetNew wrote --------------------------
+
+/** out: one u64 receiving the set's address */
+export const kpcKcovSetNew = (path: string, mode: number, out: Out): number =>
+  int('kpc_kcov_set_new', [Str, U32, Buf], [path, mode, out])
+export const kpcKcovSetEnable = (set: bigint, words: bigint): number =>
+  int('kpc_kcov_set_enable', [U64, U64], [set, words])
+/**
+ * Runs on a thread of libuv's pool (ffi-rs runInNewThread) and resolves with
+ * kpc_kcov_set_enable_barrier's return value.
+ */
+export const kpcKcovSetEnableBarrierInPool = (set: bigint, words: bigint, n: number, timeoutMs: number): Promise<number> => {
+  openNativeLibrary()
+  return load({
+    library: LIB, funcName: 'kpc_kcov_set_enable_barrier', retType: DataType.I32,
+    paramsType: [U64, U64, U32, U32], paramsValue: [set, words, n, timeoutMs], runInNewThread: true,
+  }) as Promise<number>
+}
+export const kpcKcovSetDisable = (set: bigint): number => int('kpc_kcov_set_disable', [U64], [set])
+/** ranges: u64[2 * nranges] (at least 2); stats: struct kpc_kcov_stats (64 bytes) */
+export const kpcKcovSetDrain = (set: bigint, ranges: Out, nranges: number, stats: Out): number =>
+  i64('kpc_kcov_set_drain', [U64, Buf, U32, Buf], [set, ranges, nranges, stats])
+/** pcs, counts: u64[capacity] (at least 1) */
+export const kpcKcovSetTakePcs = (set: bigint, pcs: Out, counts: Out, capacity: bigint): number =>
+  i64('kpc_kcov_set_take_pcs', [U64, Buf, Buf, U64], [set, pcs, counts, capacity])
+/** out: struct kpc_kcov_cmp[capacity] (40 bytes each, at least 1) */
+export const kpcKcovSetTakeCmps = (set: bigint, out: Out, capacity: bigint): number =>
+  i64('kpc_kcov_set_take_cmps', [U64, Buf, U64], [set, out, capacity])
+/** enabled, threads: one u64 each */
+export const kpcKcovSetInfo = (set: bigint, enabled: Out, threads: Out): number =>
+  int('kpc_kcov_set_info', [U64, Buf, Buf], [set, enabled, threads])
+export const kpcKcovSetFree = (set: bigint): void => {
+  call('kpc_kcov_set_free', DataType.Void, [U64], [set])
+}
+
 // ---- debug info --------------------------------------------------------------
 
 /** blob: one u64 receiving the malloc'd blob's address; len: one u64 */

@@ -102,19 +102,12 @@ function planTarget(
       coldParts.set(f.parent, list)
     }
   })
-  const starts = new Map<number, number[]>()
-  const addStart = (fn: number | undefined, offset: number) => {
-    if (fn === undefined) return
-    const list = starts.get(fn)
-    if (list) list.push(offset)
-    else starts.set(fn, [offset])
-  }
+  const starts = blocks ? branchSuccessorStarts(di) : new Map<number, number[]>()
   // Successor offsets by function, with the number of jumps (and fall-throughs) reaching each.
   const successorStarts = new Map<number, Map<number, number>>()
   if (blocks) {
     for (const b of di.branches) {
       for (const s of [b.taken, b.fallthrough]) {
-        addStart(s.function, s.offset)
         if (s.function !== undefined) {
           const m = successorStarts.get(s.function) ?? new Map<number, number>()
           m.set(s.offset, (m.get(s.offset) ?? 0) + 1)
@@ -250,8 +243,26 @@ function planTarget(
   })
 }
 
+/**
+ * Both successors of every conditional jump of the object, by the function
+ * they are in (offsets from its symbol, unsorted, duplicates possible): with
+ * the entry and DebugFunction.blockStarts, where the plan's basic blocks start.
+ */
+export function branchSuccessorStarts(di: DebugInfo): Map<number, number[]> {
+  const starts = new Map<number, number[]>()
+  for (const b of di.branches) {
+    for (const s of [b.taken, b.fallthrough]) {
+      if (s.function === undefined) continue
+      const list = starts.get(s.function)
+      if (list) list.push(s.offset)
+      else starts.set(s.function, [s.offset])
+    }
+  }
+  return starts
+}
+
 /** The block holding an offset (blocks are sorted by start; the first starts at 0). */
-function blockAt(blocks: readonly Block[], offset: number): Block {
+export function blockAt(blocks: readonly Block[], offset: number): Block {
   let lo = 0
   let hi = blocks.length - 1
   while (lo < hi) {

@@ -3,11 +3,46 @@
  * kernel coverage, and their checks: a wrong option stops the run before any
  * test with one line naming the fix.
  */
+import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { DEFAULT_DEVICE } from '../device/collector.ts'
 import { normaliseModuleName } from '../device/system.ts'
 import { KprobecovError } from '../errors.ts'
+import { DEFAULT_KCOV, kcovPresent } from '../kcov/system.ts'
 import type { Granularity } from '../plan/types.ts'
+
+/**
+ * Where the counts come from. 'kprobe': kprobecov.ko plants probes (any
+ * kernel with kprobes; every thread and child process of a test worker is
+ * counted). 'kcov': the kernel's KCOV (a kernel built with CONFIG_KCOV and
+ * modules built with its instrumentation); nothing is planted, each test
+ * worker traces its own threads. 'auto' (the default): 'kprobe' when the
+ * kprobecov device exists, else 'kcov' when KCOV does, else 'kprobe' (whose
+ * error says how to load the module).
+ */
+export type Backend = 'kprobe' | 'kcov' | 'auto'
+
+/** The environment variable that gives the backend when the options do not. */
+export const BACKEND_ENV = 'KPROBECOV_BACKEND'
+
+export interface KcovOptions {
+  /**
+   * Records per traced thread between two drains (drains happen every 200 ms
+   * while the event loop turns, and at the end of each test file): 8 bytes
+   * each; libuv's pool threads get a quarter. Default 2^21 (16 MB). A buffer
+   * that fills up loses what comes after (the run says so).
+   */
+  buffer?: number
+  /** Trace libuv's thread pool too (asynchronous fs, dns.lookup, crypto, zlib). Default true. */
+  threadPool?: boolean
+  /**
+   * Trace the processes the tests start (with libkpc-kcov-preload.so in
+   * LD_PRELOAD): they count for the test file once they have exited. Default true.
+   */
+  children?: boolean
+  /** The KCOV file; default /sys/kernel/debug/kcov. */
+  path?: string
+}
 
 export interface KprobecovModuleOption {
   /** The module's name as lsmod shows it. */
@@ -33,6 +68,10 @@ export interface KprobecovOptions {
   sourceRoot?: string
   /** Test workers attached at once, at most (slots of the collector). Default 64. */
   slots?: number
+  /** 'kprobe', 'kcov' or 'auto' (default: $KPROBECOV_BACKEND, else 'auto'). */
+  backend?: Backend
+  /** The KCOV backend's settings. */
+  kcov?: KcovOptions
 }
 
 export interface ResolvedModule {
@@ -48,6 +87,18 @@ export interface ResolvedKprobecovOptions {
   device: string
   sourceRoot: string | undefined
   slots: number
+  backend: Backend
+  kcov: Required<KcovOptions>
+}
+
+export const DEFAULT_KCOV_BUFFER = 1 << 21
+const BACKENDS: readonly Backend[] = ['kprobe', 'kcov', 'auto']
+
+/** The backend 'auto' stands for on this machine (see Backend). */
+export function chooseBackend(backend: Backend, device: string = DEFAULT_DEVICE, kcovPath: string = DEFAULT_KCOV): 'kprobe' | 'kcov' {
+  if (backend !== 'auto') return backend
+  if (existsSync(device)) return 'kprobe'
+  return kcovPresent(kcovPath) ? 'kcov' : 'kprobe'
 }
 
 const GRANULARITIES: readonly Granularity[] = ['function', 'line', 'branch']
@@ -57,7 +108,7 @@ const fail = (where: string, what: string): never => {
 }
 
 /** Checks options given by a user (`where` names them in messages, e.g. "kprobecov({ ... })"). */
-export function resolveKprobecovOptions(given: unknown, root: string, where: string): ResolvedKprobecovOptions {
+export function resolveKprobecovOptions(given: unknown, root: string, where: string, env: Record<string, string | undefined> = process.env): ResolvedKprobecovOptions {
   const example = `modules: [{ name: 'kvstore', object: './kvstore.ko' }]`
   if (typeof given !== 'object' || given === null) return fail(where, `the options must be an object with ${example}`)
   const o = given as Partial<Record<keyof KprobecovOptions, unknown>>
@@ -82,10 +133,31 @@ export function resolveKprobecovOptions(given: unknown, root: string, where: str
   if (typeof slots !== 'number' || !Number.isInteger(slots) || slots < 1) fail(where, `slots must be a positive integer (test workers attached at once), not ${JSON.stringify(slots)}`)
   if (o.device !== undefined && typeof o.device !== 'string') fail(where, 'device must be the path of the kprobecov device')
   if (o.sourceRoot !== undefined && typeof o.sourceRoot !== 'string') fail(where, 'sourceRoot must be a directory')
+  const fromEnv = env[BACKEND_ENV] === '' ? undefined : env[BACKEND_ENV]
+  const backend = o.backend ?? fromEnv ?? 'auto'
+  if (!BACKENDS.includes(backend as Backend)) {
+    fail(where, o.backend === undefined
+      ? `${BACKEND_ENV} must be 'kprobe', 'kcov' or 'auto', not ${JSON.stringify(backend)}`
+      : `backend must be 'kprobe', 'kcov' or 'auto', not ${JSON.stringify(backend)}`)
+  }
+  const k = (o.kcov ?? {}) as Partial<Record<keyof KcovOptions, unknown>>
+  if (typeof k !== 'object' || k === null) fail(where, 'kcov must be an object: { buffer, threadPool }')
+  const buffer = k.buffer ?? DEFAULT_KCOV_BUFFER
+  if (typeof buffer !== 'number' || !Number.isInteger(buffer) || buffer < 1024 || buffer > 2 ** 28) {
+    fail(where, `kcov.buffer must be a whole number of records from 1024 to 2^28, not ${JSON.stringify(buffer)}`)
+  }
+  if (k.threadPool !== undefined && typeof k.threadPool !== 'boolean') fail(where, 'kcov.threadPool must be true or false')
+  if (k.children !== undefined && typeof k.children !== 'boolean') fail(where, 'kcov.children must be true or false')
+  if (k.path !== undefined && (typeof k.path !== 'string' || k.path === '')) fail(where, 'kcov.path must be the path of the KCOV file')
   return {
     modules,
     device: (o.device as string | undefined) ?? DEFAULT_DEVICE,
     sourceRoot: o.sourceRoot as string | undefined,
     slots: slots as number,
+    backend: backend as Backend,
+    kcov: {
+      buffer: buffer as number, threadPool: (k.threadPool as boolean | undefined) ?? true,
+      children: (k.children as boolean | undefined) ?? true, path: (k.path as string | undefined) ?? DEFAULT_KCOV,
+    },
   }
 }

@@ -5,6 +5,7 @@
  * numbers up to 2^53 and decimal strings above.
  */
 import { KprobecovError } from '../errors.ts'
+import type { KcovSampleStats } from '../kcov/worker.ts'
 
 export interface WorkerSample {
   kprobecov: 'sample'
@@ -16,6 +17,8 @@ export interface WorkerSample {
   pid: number
   /** Forks the kernel could not follow (max_tasks reached): counts may miss them. */
   lostTasks: number
+  /** Optional: the KCOV backend's account of the sample (absent with kprobes). */
+  kcov?: KcovSampleStats
 }
 
 export function encodeHits(index: Uint32Array, counts: BigUint64Array): WorkerSample['hits'] {

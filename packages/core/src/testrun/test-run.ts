@@ -1,22 +1,31 @@
 /**
  * The main-process side of a test run with kernel coverage: the modules'
- * debug info read and checked against what is loaded, planned, planted and
- * armed in one collector, shared with the runner's workers (token, see
- * WorkerAttachment); then each test file's sample added as the runner
- * reports it, and the results turned into coverage maps.
+ * debug info read and checked against what is loaded, planned, and, with
+ * the kprobe backend, planted and armed in one collector shared with the
+ * runner's workers (token, see WorkerAttachment); with the KCOV backend
+ * nothing is planted: the plan's KcovMap goes to the workers (a file named
+ * in the token), which trace themselves. Then each test file's sample is
+ * added as the runner reports it, and the results turned into coverage maps.
  *
  * State: open() -> addSample() ... [-> clearSamples() (watch rerun) -> addSample() ...]
  *        -> results() (any time) -> close() (the kernel removes every probe)
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { createCoverageMapper, type CoverageMapper } from '../coverage/coverage-map.ts'
 import { Collector } from '../device/collector.ts'
 import { KprobecovError } from '../errors.ts'
+import { buildKcovMap } from '../kcov/map.ts'
+import { locatePreload } from '../kcov/preload.ts'
+import { kaslrOffset } from '../kcov/system.ts'
+import { KcovTracer } from '../kcov/tracer.ts'
+import type { KcovShared } from '../kcov/worker.ts'
 import type { Plan } from '../plan/types.ts'
 import { Progress, type Output, type SystemSetup } from '../cli/io.ts'
 import { planModules, plantProbes, prepareModules, tellFailed, type TargetModule } from '../cli/session.ts'
 import { ProbeState } from '../device/collector.ts'
-import type { ResolvedKprobecovOptions } from './options.ts'
+import { chooseBackend, type ResolvedKprobecovOptions } from './options.ts'
 import { buildResults, type TestRunResults } from './results.ts'
 import { addSample, type WorkerSample } from './sample.ts'
 
@@ -37,60 +46,117 @@ export class TestRun {
   readonly plan: Plan
   readonly modules: TargetModule[]
   readonly root: string
-  /** Collector.share()'s token: put it in the workers' environment as COLLECTOR_ENV. */
+  /** The backend the run uses ('auto' resolved). */
+  readonly backend: 'kprobe' | 'kcov'
+  /** What the workers need: put it in their environment as COLLECTOR_ENV. */
   readonly token: string
-  readonly #collector: Collector
+  readonly #collector: Collector | undefined
+  /** KCOV: the directory of the map file. */
+  readonly #kcovDir: string | undefined
   readonly #mapper: CoverageMapper
   /** Test file (relative to the root) → summed counts of its samples. */
   readonly #samples = new Map<string, BigUint64Array>()
   readonly #lostTasks = new Map<string, number>()
+  /** KCOV: per test file, what its samples said that a user must hear. */
+  readonly #kcovNotes = new Map<string, { overflows: number; unknown: number; firstUnknown?: string; poolError?: string }>()
 
-  private constructor(plan: Plan, modules: TargetModule[], root: string, collector: Collector, mapper: CoverageMapper) {
+  private constructor(plan: Plan, modules: TargetModule[], root: string, mapper: CoverageMapper,
+    backend: { collector: Collector } | { kcovDir: string; token: string }) {
     this.plan = plan
     this.modules = modules
     this.root = root
-    this.#collector = collector
     this.#mapper = mapper
-    this.token = collector.share()
+    if ('collector' in backend) {
+      this.backend = 'kprobe'
+      this.#collector = backend.collector
+      this.#kcovDir = undefined
+      this.token = backend.collector.share()
+    } else {
+      this.backend = 'kcov'
+      this.#collector = undefined
+      this.#kcovDir = backend.kcovDir
+      this.token = backend.token
+    }
   }
 
   /** Throws KprobecovError (one line naming the fix) before anything runs: see exitOnSetupError. */
   static open(options: TestRunOptions): TestRun {
+    const backend = chooseBackend(options.backend, options.device, options.kcov.path)
+    return backend === 'kcov' ? TestRun.#openKcov(options) : TestRun.#openKprobe(options)
+  }
+
+  static #prepare(options: TestRunOptions, progress: Progress, system: SystemSetup): { modules: TargetModule[]; plan: Plan; root: string } {
+    const root = path.resolve(options.root)
+    const modules = prepareModules(options.modules.map((m) => (m.object === undefined ? { name: m.name } : { name: m.name, object: m.object })), system, progress)
+    modules.forEach((m, i) => {
+      const spec = options.modules[i]!
+      if (m.loaded !== 'not-loaded' || spec.loadedByTests) return
+      const ko = path.relative(process.cwd(), m.object) || m.object
+      throw new KprobecovError('EMODULE_NOT_LOADED', `${m.name} is not loaded: load it before the tests (sudo insmod ${ko}), or give it loadedByTests: true if the tests load it`)
+    })
+    const plan = planModules(
+      modules, (i) => options.modules[i]!.granularity,
+      { root, ...(options.sourceRoot !== undefined ? { sourceRoot: options.sourceRoot } : {}) }, progress,
+    )
+    return { modules, plan, root }
+  }
+
+  static #coverageMapper(options: TestRunOptions, plan: Plan, root: string, notCounted: ReadonlySet<number>): CoverageMapper {
+    return createCoverageMapper(plan, (i) => notCounted.has(i), {
+      root,
+      ...(options.sourceRoot !== undefined ? { sourceRoot: options.sourceRoot } : {}),
+      ...(options.include ? { include: options.include } : {}),
+      ...(options.exclude ? { exclude: options.exclude } : {}),
+      allowExternal: options.allowExternal ?? false,
+    })
+  }
+
+  static #openKprobe(options: TestRunOptions): TestRun {
     const stderr = options.stderr ?? process.stderr
     const progress = new Progress(stderr, false)
     const system = options.system ?? {}
-    const root = path.resolve(options.root)
     // The device first: without it nothing else matters.
     const collector = Collector.open(options.device, system)
     try {
-      const modules = prepareModules(options.modules.map((m) => (m.object === undefined ? { name: m.name } : { name: m.name, object: m.object })), system, progress)
-      modules.forEach((m, i) => {
-        const spec = options.modules[i]!
-        if (m.loaded !== 'not-loaded' || spec.loadedByTests) return
-        const ko = path.relative(process.cwd(), m.object) || m.object
-        throw new KprobecovError('EMODULE_NOT_LOADED', `${m.name} is not loaded: load it before the tests (sudo insmod ${ko}), or give it loadedByTests: true if the tests load it`)
-      })
-      const plan = planModules(
-        modules, (i) => options.modules[i]!.granularity,
-        { root, ...(options.sourceRoot !== undefined ? { sourceRoot: options.sourceRoot } : {}) }, progress,
-      )
+      const { modules, plan, root } = TestRun.#prepare(options, progress, system)
       collector.init({ maxProbes: plan.probes.length, maxSlots: Math.min(options.slots, collector.limits.maxSlots) })
       const failed = plantProbes(collector, plan, progress)
       tellFailed(plan, modules, failed, progress, stderr, 'load it in the tests, with loadedByTests: true, to cover module_init')
       progress.clear()
-      const refused = new Set(failed.map((f) => f.probe))
-      const mapper = createCoverageMapper(plan, (i) => refused.has(i), {
-        root,
-        ...(options.sourceRoot !== undefined ? { sourceRoot: options.sourceRoot } : {}),
-        ...(options.include ? { include: options.include } : {}),
-        ...(options.exclude ? { exclude: options.exclude } : {}),
-        allowExternal: options.allowExternal ?? false,
-      })
-      return new TestRun(plan, modules, root, collector, mapper)
+      const mapper = TestRun.#coverageMapper(options, plan, root, new Set(failed.map((f) => f.probe)))
+      return new TestRun(plan, modules, root, mapper, { collector })
     } catch (e) {
       collector.close()
       throw e
     }
+  }
+
+  /**
+   * KCOV: checks that KCOV can be opened here (root, debugfs), plans, maps
+   * the plan's probes to the modules' KCOV call sites (ENOKCOV for a module
+   * built without KCOV's instrumentation) and writes the map for the workers.
+   */
+  static #openKcov(options: TestRunOptions): TestRun {
+    const stderr = options.stderr ?? process.stderr
+    const progress = new Progress(stderr, false)
+    const system = options.system ?? {}
+    KcovTracer.open('pc', options.kcov.path).close()
+    if (options.kcov.children) locatePreload()
+    const { modules, plan, root } = TestRun.#prepare(options, progress, system)
+    const map = buildKcovMap(plan, modules.map((m) => ({ debugInfo: m.debugInfo, object: m.object })))
+    const kaslr = kaslrOffset(system)
+    progress.clear()
+    const kcovDir = mkdtempSync(path.join(tmpdir(), 'kprobecov-kcov-'))
+    const file = path.join(kcovDir, 'map.json')
+    writeFileSync(file, JSON.stringify(map))
+    // Runners end their process without closing the run: the map goes then.
+    process.once('exit', () => rmSync(kcovDir, { recursive: true, force: true }))
+    const shared: KcovShared = {
+      backend: 'kcov', map: file, kaslr: kaslr.toString(), path: options.kcov.path, buffer: options.kcov.buffer,
+      threadPool: options.kcov.threadPool, children: options.kcov.children, modules: map.targets.map((t) => t.module), pid: process.pid,
+    }
+    const mapper = TestRun.#coverageMapper(options, plan, root, new Set(map.blind))
+    return new TestRun(plan, modules, root, mapper, { kcovDir, token: JSON.stringify(shared) })
   }
 
   /** The test file's name in reports: relative to the root, '/'-separated. */
@@ -105,18 +171,38 @@ export class TestRun {
     if (!counts) this.#samples.set(name, (counts = new BigUint64Array(this.plan.probes.length)))
     addSample(counts, sample)
     if (sample.lostTasks > 0) this.#lostTasks.set(name, (this.#lostTasks.get(name) ?? 0) + sample.lostTasks)
+    const k = sample.kcov
+    if (k && (k.overflows > 0 || k.unknown > 0 || k.poolError !== undefined)) {
+      const note = this.#kcovNotes.get(name) ?? { overflows: 0, unknown: 0 }
+      note.overflows += k.overflows
+      note.unknown += k.unknown
+      if (k.firstUnknown !== undefined) note.firstUnknown ??= k.firstUnknown
+      if (k.poolError !== undefined) note.poolError ??= k.poolError
+      this.#kcovNotes.set(name, note)
+    }
   }
 
-  /** One line per test file whose workers forked more than the module's max_tasks could follow. */
+  /**
+   * One line per test file whose workers forked more than the module's
+   * max_tasks could follow; with KCOV, per test file whose buffers filled up,
+   * whose PCs did not match the .ko, or whose libuv pool was not traced.
+   */
   lostTasksWarnings(): string[] {
-    return [...this.#lostTasks].map(([test, lost]) =>
+    const lines = [...this.#lostTasks].map(([test, lost]) =>
       `kprobecov: ${test} started processes the kernel could not follow (${lost}): load kprobecov with a larger max_tasks`)
+    for (const [test, n] of this.#kcovNotes) {
+      if (n.overflows > 0) lines.push(`kprobecov: ${test}: a KCOV buffer filled up ${n.overflows} time(s) between drains: coverage after that is lost: give a larger kcov.buffer`)
+      if (n.unknown > 0) lines.push(`kprobecov: ${test}: ${n.unknown} KCOV PC(s) in the measured modules are no KCOV call site of their .ko (first ${n.firstUnknown}): the loaded module is another build, or was reloaded elsewhere: point "object" at the .ko that is loaded`)
+      if (n.poolError !== undefined) lines.push(`kprobecov: ${test}: libuv's thread pool is not traced (${n.poolError}): kernel work of asynchronous fs calls is missing from its coverage`)
+    }
+    return lines
   }
 
   /** Forgets the samples (a rerun in watch mode starts afresh). */
   clearSamples(): void {
     this.#samples.clear()
     this.#lostTasks.clear()
+    this.#kcovNotes.clear()
   }
 
   /** The coverage of every test file and of them all, as plain JSON. */
@@ -126,13 +212,15 @@ export class TestRun {
 
   /** Probes the kernel marks gone (their module was unloaded while the run went on). */
   goneProbes(): number {
+    if (!this.#collector) return 0
     const { state } = this.#collector.probeStatus()
     return state.reduce((n, s) => n + ((s & ProbeState.GONE) !== 0 ? 1 : 0), 0)
   }
 
-  /** Closes the collector: the kernel removes every probe. Idempotent. */
+  /** Closes the collector (the kernel removes every probe), or removes the KCOV map. Idempotent. */
   close(): void {
-    this.#collector.close()
+    this.#collector?.close()
+    if (this.#kcovDir !== undefined) rmSync(this.#kcovDir, { recursive: true, force: true })
   }
 }
 

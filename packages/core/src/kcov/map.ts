@@ -1,0 +1,321 @@
+/**
+ * From KCOV's PCs to the probes of a plan, so that the KCOV backend produces
+ * the same samples as the kprobe backend (same plan, same coverage maps).
+ *
+ * The rule. A module built for KCOV calls __sanitizer_cov_trace_pc at the
+ * start of each basic block of the compiler's; KCOV records the call's
+ * return address. The call instruction is the byte before that address
+ * (return address - 1): the PC stands for the plan's basic block holding
+ * that byte (plan.ts splits a function at its entry, both successors of
+ * every conditional jump, and DebugFunction.blockStarts), hence for that
+ * block's probe and every line the probe proves. A PC whose block has no
+ * probe (a block without a line, a function the plan leaves out, every
+ * block but the entry at granularity 'function') counts for nothing. Plans
+ * made per source line (no branch information) map the call's line row
+ * (the row in effect at return address - 1) to that line's probe in the
+ * same function. A probe that no callback stands for (a block the compiler
+ * emitted without one, e.g. code expanded late from a single statement) is
+ * "blind": KCOV cannot see it run, so coverage counts it as not
+ * instrumented, like a probe the kernel refused.
+ *
+ * Counts: a block holding several callbacks runs them equally often (a
+ * basic block runs start to end), so a probe's count is the largest count
+ * of its PCs, not their sum.
+ *
+ * The denominator is known apart from the hits: a PC inside a measured
+ * module's code that is no known call site (another build of the module,
+ * or addresses read wrong) is counted as unknown and reported, not dropped
+ * silently.
+ */
+import type { DebugFunction, DebugInfo, KcovSite } from '../debuginfo/types.ts'
+import { KprobecovError } from '../errors.ts'
+import { probeOffset, splitBlocks } from '../plan/blocks.ts'
+import { blockAt, branchSuccessorStarts } from '../plan/plan.ts'
+import type { Plan } from '../plan/types.ts'
+
+export interface KcovMap {
+  kprobecov: 'kcov-map'
+  version: 1
+  /** The plan's probes: a sample of this map counts as many. */
+  probes: number
+  targets: KcovMapTarget[]
+  /** Probes that no KCOV callback stands for (see above), ascending. */
+  blind: number[]
+}
+
+export interface KcovMapTarget {
+  /** As /sys/module names it. */
+  module: string
+  sections: KcovMapSection[]
+}
+
+export interface KcovMapSection {
+  /** e.g. .text, .text.unlikely, .init.text: /sys/module/<module>/sections/<name>. */
+  name: string
+  /** Bytes. */
+  size: number
+  /** Return addresses of the trace_pc calls, as offsets from the section start, ascending. */
+  pcs: number[]
+  /** Per pc: the plan probe it stands for, -1 for none. */
+  probes: number[]
+}
+
+export interface KcovMapInput {
+  /** The object a plan target was made from (plan.targets[i] ↔ inputs[i]). */
+  debugInfo: DebugInfo
+  /** Its path, for messages. */
+  object: string
+}
+
+/**
+ * The map of a plan made from `inputs` (one per plan target, in order).
+ * Throws KprobecovError ENOKCOV when a target has no KCOV callback at all.
+ */
+export function buildKcovMap(plan: Plan, inputs: readonly KcovMapInput[]): KcovMap {
+  const map: KcovMap = { kprobecov: 'kcov-map', version: 1, probes: plan.probes.length, targets: [], blind: [] }
+  const seen = new Uint8Array(plan.probes.length)
+  plan.targets.forEach((target, t) => {
+    const input = inputs[t]
+    if (!input) throw new KprobecovError('EINVAL', `buildKcovMap: no debug info for plan target ${t} (${target.module})`)
+    const di = input.debugInfo
+    const sites = (di.kcovSites ?? []).filter((s) => s.kind === 'pc')
+    if (sites.length === 0) {
+      throw new KprobecovError('ENOKCOV', `${input.object} has no KCOV instrumentation (no __sanitizer_cov_trace_pc call): build it against a kernel with CONFIG_KCOV_INSTRUMENT_ALL=y, or put KCOV_INSTRUMENT := y in its Kbuild; or use backend 'kprobe'`)
+    }
+    const probeOf = siteProbes(plan, t, di)
+    const sections = new Map<number, KcovMapSection>()
+    for (const site of sites) {
+      let sec = sections.get(site.section)
+      if (!sec) {
+        const ds = di.sections[site.section]!
+        sec = { name: ds.name, size: ds.size, pcs: [], probes: [] }
+        sections.set(site.section, sec)
+      }
+      const probe = probeOf(site)
+      sec.pcs.push(site.sectionOffset)
+      sec.probes.push(probe)
+      if (probe >= 0) seen[probe] = 1
+    }
+    map.targets.push({ module: target.module, sections: [...sections.values()] })
+  })
+  plan.probes.forEach((_, i) => {
+    if (!seen[i]) map.blind.push(i)
+  })
+  return map
+}
+
+/** site → the probe of plan target t it stands for, -1 if none. */
+function siteProbes(plan: Plan, t: number, di: DebugInfo): (site: KcovSite) => number {
+  const target = plan.targets[t]!
+  // The target's probes by (symbol, offset), and by (symbol, file, line) for line plans.
+  const byOffset = new Map<string, number>()
+  const byLine = new Map<string, number>()
+  plan.probes.forEach((p, i) => {
+    if (p.target !== t) return
+    byOffset.set(`${p.symbol}+${p.offset}`, i)
+    for (const [f, l] of p.lines) {
+      const key = `${p.symbol}:${f}:${l}`
+      if (!byLine.has(key)) byLine.set(key, i)
+    }
+  })
+  const planFile = new Map<number, number>()
+  di.files.forEach((f, i) => {
+    const k = plan.files.indexOf(f)
+    if (k >= 0) planFile.set(i, k)
+  })
+  const starts = target.blocks === true ? branchSuccessorStarts(di) : undefined
+  const blocksOf = new Map<number, ReturnType<typeof splitBlocks>>()
+  const rowsOf = (fn: DebugFunction) => di.lines.slice(fn.firstLine, fn.firstLine + fn.nrLines)
+
+  return (site) => {
+    if (site.function === undefined) return -1
+    const fn = di.functions[site.function]
+    if (!fn || fn.aliasOf !== undefined) return -1
+    const call = site.offset - 1
+    if (starts === undefined) {
+      const row = lineRowAt(di, fn, call)
+      if (!row) return -1
+      const f = planFile.get(row.file)
+      return f === undefined ? -1 : (byLine.get(`${fn.symbol}:${f}:${row.line}`) ?? -1)
+    }
+    let blocks = blocksOf.get(site.function)
+    if (!blocks) {
+      blocks = splitBlocks(fn.size, [...(starts.get(site.function) ?? []), ...(fn.blockStarts ?? [])], rowsOf(fn))
+      blocksOf.set(site.function, blocks)
+    }
+    const block = blockAt(blocks, call)
+    const at = block.start === 0 && fn.parent === undefined ? 0 : probeOffset(block)
+    return byOffset.get(`${fn.symbol}+${block.start}`) ?? (at === undefined ? -1 : (byOffset.get(`${fn.symbol}+${at}`) ?? -1))
+  }
+}
+
+/** The line row (with a line) in effect at `offset` of fn, undefined if none. */
+export function lineRowAt(di: DebugInfo, fn: DebugFunction, offset: number): { file: number; line: number } | undefined {
+  let best: { file: number; line: number } | undefined
+  for (let i = fn.firstLine; i < fn.firstLine + fn.nrLines; i++) {
+    const row = di.lines[i]!
+    if (row.offset > offset) break
+    if (row.line > 0 && row.file > 0) best = row
+  }
+  return best
+}
+
+/** The loaded address of each measured section of a target; absent: not loaded. */
+export type SectionBases = ReadonlyMap<string, bigint>
+
+/** Where the targets' sections were at some moment: per target (map order), undefined: not loaded. */
+export type TargetBases = ReadonlyArray<SectionBases | undefined>
+
+/** Counts per KCOV call site, for PCs placed in the map's modules. */
+export interface SiteCounts {
+  /** `${target}:${section}:${offset}` (indices into the map) → times recorded. */
+  counts: Map<string, bigint>
+  /** PCs inside a measured section that are no known call site. */
+  unknown: number
+  /** The first of them, for messages: module+section+offset. */
+  firstUnknown: string | undefined
+}
+
+interface Range {
+  lo: bigint
+  hi: bigint
+  target: number
+  section: number
+  /** module + section name, for messages */
+  label: string
+}
+
+function rangesOf(map: KcovMap, bases: TargetBases, kaslr: bigint): Range[] {
+  const ranges: Range[] = []
+  map.targets.forEach((t, ti) => {
+    const b = bases[ti]
+    if (!b) return
+    t.sections.forEach((s, si) => {
+      const base = b.get(s.name)
+      if (base === undefined) return
+      const lo = base - kaslr
+      ranges.push({ lo, hi: lo + BigInt(s.size), target: ti, section: si, label: `${t.module}${s.name}` })
+    })
+  })
+  return ranges.sort((a, b) => (a.lo < b.lo ? -1 : a.lo > b.lo ? 1 : 0))
+}
+
+function rangeOf(ranges: readonly Range[], pc: bigint): Range | undefined {
+  let lo = 0
+  let hi = ranges.length
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    if (ranges[mid]!.lo <= pc) lo = mid + 1
+    else hi = mid
+  }
+  const r = ranges[lo - 1]
+  return r && pc < r.hi ? r : undefined
+}
+
+/**
+ * Adds canonical PCs (with their counts) to `into`, each placed with the
+ * first of `basesList` whose ranges hold it (a module may have been loaded
+ * elsewhere before: the records of a process that unloaded or reloaded it
+ * come with the addresses it saw). PCs no list places are not counted.
+ */
+export function countSites(
+  map: KcovMap, pcs: Iterable<readonly [bigint, bigint]>, basesList: readonly TargetBases[], kaslr: bigint,
+  into: SiteCounts = { counts: new Map(), unknown: 0, firstUnknown: undefined },
+): SiteCounts {
+  const lists = basesList.map((b) => rangesOf(map, b, kaslr))
+  for (const [pc, n] of pcs) {
+    let r: Range | undefined
+    for (const ranges of lists) if ((r = rangeOf(ranges, pc))) break
+    if (!r) continue
+    const off = Number(pc - r.lo)
+    const sec = map.targets[r.target]!.sections[r.section]!
+    if (indexOf(sec.pcs, off) < 0) {
+      into.unknown++
+      into.firstUnknown ??= `${r.label}+0x${off.toString(16)}`
+      continue
+    }
+    const key = `${r.target}:${r.section}:${off}`
+    into.counts.set(key, (into.counts.get(key) ?? 0n) + n)
+  }
+  return into
+}
+
+/** Probe index → count: the largest count of the call sites that stand for it. */
+export function probeHits(map: KcovMap, sites: SiteCounts): Map<number, bigint> {
+  const hits = new Map<number, bigint>()
+  for (const [key, c] of sites.counts) {
+    const [t, s, off] = key.split(':').map(Number) as [number, number, number]
+    const sec = map.targets[t]!.sections[s]!
+    const probe = sec.probes[indexOf(sec.pcs, off)]!
+    if (probe < 0) continue
+    if (c > (hits.get(probe) ?? 0n)) hits.set(probe, c)
+  }
+  return hits
+}
+
+export interface KcovResolved {
+  /** Probe index → count (the largest count of its PCs). */
+  hits: Map<number, bigint>
+  /** PCs inside a measured section that are no known call site. */
+  unknown: number
+  /** The first of them, for messages: module+section+offset. */
+  firstUnknown: string | undefined
+}
+
+/**
+ * Resolves canonical PCs (as KCOV records them) with their counts, with the
+ * sections where they are now (setBases); the ranges to keep when draining.
+ */
+export class KcovResolver {
+  readonly #map: KcovMap
+  #bases: TargetBases = []
+  #kaslr = 0n
+  /** Measured ranges, canonical, sorted by start. */
+  #ranges: Range[] = []
+
+  constructor(map: KcovMap) {
+    this.#map = map
+  }
+
+  /** Sets the sections' addresses (read when a sample is taken: modules load and reload). */
+  setBases(bases: TargetBases, kaslr: bigint): void {
+    this.#bases = bases
+    this.#kaslr = kaslr
+    this.#ranges = rangesOf(this.#map, bases, kaslr)
+  }
+
+  get bases(): TargetBases {
+    return this.#bases
+  }
+
+  /** The measured ranges as [lo, hi) pairs of canonical addresses, for kpc_kcov_set_drain. */
+  rangeWords(): BigUint64Array {
+    const out = new BigUint64Array(Math.max(2, this.#ranges.length * 2))
+    this.#ranges.forEach((r, i) => {
+      out[2 * i] = r.lo
+      out[2 * i + 1] = r.hi
+    })
+    return out
+  }
+
+  get rangeCount(): number {
+    return this.#ranges.length
+  }
+
+  resolve(pcs: BigUint64Array, counts: BigUint64Array): KcovResolved {
+    const pairs = Array.from(pcs, (pc, i) => [pc, counts[i] ?? 0n] as const)
+    const sites = countSites(this.#map, pairs, [this.#bases], this.#kaslr)
+    return { hits: probeHits(this.#map, sites), unknown: sites.unknown, firstUnknown: sites.firstUnknown }
+  }
+}
+
+function indexOf(sorted: readonly number[], v: number): number {
+  let lo = 0
+  let hi = sorted.length
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    if (sorted[mid]! < v) lo = mid + 1
+    else hi = mid
+  }
+  return sorted[lo] === v ? lo : -1
+}

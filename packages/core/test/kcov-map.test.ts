@@ -1,0 +1,195 @@
+// From KCOV's PCs to plan probes, on a real module: the fixture native/ builds a second
+// time with KCOV's instrumentation (build/native/fixture-kcov), as a kernel with
+// CONFIG_KCOV builds modules. KCOV itself is not needed: the PCs KCOV would record are the
+// return addresses of the callback calls the .ko holds, placed at a made-up load address.
+import { test, before } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import type { DebugInfo } from '../src/debuginfo/types.ts'
+import { loadDebugInfo } from '../src/native/debuginfo.ts'
+import { planProbes } from '../src/plan/plan.ts'
+import type { Plan } from '../src/plan/types.ts'
+import { buildKcovMap, countSites, KcovResolver, lineRowAt, probeHits, type KcovMap } from '../src/kcov/map.ts'
+import { createCoverageMapper } from '../src/coverage/coverage-map.ts'
+import { KprobecovError } from '../src/errors.ts'
+
+const root = resolve(import.meta.dirname, '../../..')
+const ko = join(root, 'build/native/fixture-kcov/kpc_fixture.ko')
+const plainKo = join(root, 'build/native/fixture/kpc_fixture.ko')
+const source = join(root, 'build/native/fixture-kcov/kpc_fixture.c')
+let di: DebugInfo
+let plan: Plan
+let map: KcovMap
+
+const plan1 = (granularity: 'function' | 'line' | 'branch', strategy?: 'line') =>
+  planProbes([{ target: { name: 'kpc_fixture', granularity }, debugInfo: di }], { root, ...(strategy ? { strategy } : {}) })
+
+before(() => {
+  try {
+    execFileSync('make', ['-s', '-C', join(root, 'native'), 'all', 'fixture'], { stdio: 'pipe' })
+  } catch (e) {
+    const err = e as { stdout?: Buffer; stderr?: Buffer }
+    throw new Error(`make -C native all fixture failed:\n${err.stdout}${err.stderr}`)
+  }
+  di = loadDebugInfo(ko)
+  plan = plan1('branch')
+  map = buildKcovMap(plan, [{ debugInfo: di, object: ko }])
+})
+
+function marker(name: string): number {
+  const i = readFileSync(source, 'utf8').split('\n').findIndex((l) => l.includes(`KPC:${name} */`))
+  assert.ok(i >= 0, `no marker KPC:${name}`)
+  return i + 1
+}
+
+const BASE = 0xffffffffc0100000n
+const sectionIndex = (name: string) => di.sections.findIndex((s) => s.name === name)
+/** Each section at BASE + 1 MB * its index: where the module "is loaded". */
+const bases = () => new Map(di.sections.map((s, i) => [s.name, BASE + BigInt(i) * 0x100000n]))
+/** The PC KCOV records for a site: its return address at the made-up load address. */
+const pcOf = (site: { section: number; sectionOffset: number }) => BASE + BigInt(site.section) * 0x100000n + BigInt(site.sectionOffset)
+const pcSites = () => (di.kcovSites ?? []).filter((s) => s.kind === 'pc')
+const siteLine = (s: { function?: number; offset: number }) => lineRowAt(di, di.functions[s.function!]!, s.offset - 1)?.line
+
+function resolver(m: KcovMap = map): KcovResolver {
+  const r = new KcovResolver(m)
+  r.setBases([bases()], 0n)
+  return r
+}
+
+test('the fixture has KCOV call sites; each PC stands for a probe whose lines hold the line of its call', () => {
+  const sites = pcSites()
+  assert.ok(sites.length > 20)
+  const r = resolver()
+  for (const s of sites) {
+    const { hits, unknown } = r.resolve(new BigUint64Array([pcOf(s)]), new BigUint64Array([1n]))
+    assert.equal(unknown, 0)
+    const fn = di.functions[s.function!]!
+    if (hits.size === 0) continue // a block the plan does not probe
+    const [probe] = [...hits.keys()]
+    const p = plan.probes[probe!]!
+    assert.equal(p.symbol, fn.symbol, `${fn.symbol}+${s.offset}`)
+    const line = siteLine(s)
+    if (line !== undefined) assert.ok(p.lines.some(([, l]) => l === line), `${fn.symbol}+0x${s.offset.toString(16)}: line ${line} not in ${JSON.stringify(p.lines)}`)
+  }
+})
+
+test('if/else: the then-path\'s PCs cover the condition, the then-side and the join, not the else-side', () => {
+  const fi = di.functions.findIndex((f) => f.symbol === 'kpc_fx_ifelse')
+  const sites = pcSites().filter((s) => s.function === fi)
+  const [cond, then, otherwise, join] = ['ifelse_cond', 'ifelse_then', 'ifelse_else', 'ifelse_join'].map(marker)
+  // The entry block's call, the then-block's and the join's: the else-block's call is not run.
+  const run = sites.filter((s) => siteLine(s) !== otherwise)
+  assert.equal(run.length, sites.length - 1)
+  const { hits } = resolver().resolve(new BigUint64Array(run.map(pcOf)), new BigUint64Array(run.map(() => 3n)))
+  const counts = new BigUint64Array(plan.probes.length)
+  for (const [p, c] of hits) counts[p] = c
+  const mapper = createCoverageMapper(plan, (i) => map.blind.includes(i), { root })
+  const lines = mapper.toCoverageMap(counts).fileCoverageFor('build/native/fixture-kcov/kpc_fixture.c').getLineCoverage()
+  assert.equal(lines[cond!], 3)
+  assert.equal(lines[then!], 3)
+  assert.equal(lines[join!], 3)
+  assert.equal(lines[otherwise!], 0)
+})
+
+test('a block with two callbacks counts once per run of the block: the largest count, not the sum', () => {
+  const shared = new Map<number, number[]>()
+  const sec = map.targets[0]!.sections.find((s) => s.name === '.text')!
+  sec.probes.forEach((p, i) => {
+    if (p >= 0) shared.set(p, [...(shared.get(p) ?? []), sec.pcs[i]!])
+  })
+  const [probe, offsets] = [...shared].find(([, o]) => o.length > 1) ?? []
+  assert.ok(probe !== undefined && offsets, 'the fixture has a plan block with two callbacks')
+  const base = bases().get('.text')!
+  const { hits } = resolver().resolve(new BigUint64Array(offsets.map((o) => base + BigInt(o))), new BigUint64Array(offsets.map(() => 5n)))
+  assert.equal(hits.get(probe), 5n)
+})
+
+test('every function\'s entry probe has a callback; blind probes are the blocks without one', () => {
+  for (const f of plan.functions) assert.ok(!map.blind.includes(f.entryProbe!), f.name)
+  const seen = new Set(map.targets.flatMap((t) => t.sections.flatMap((s) => s.probes)))
+  for (let i = 0; i < plan.probes.length; i++) assert.equal(map.blind.includes(i), !seen.has(i), `probe ${i}`)
+  assert.ok(map.blind.length < plan.probes.length / 4, `${map.blind.length} blind of ${plan.probes.length}`)
+  // A blind probe is not instrumented, so its lines are misses only if another probe proves them.
+  const mapper = createCoverageMapper(plan, (i) => map.blind.includes(i), { root })
+  const statements = new Set(Object.keys(mapper.toCoverageMap(new BigUint64Array(plan.probes.length))
+    .fileCoverageFor('build/native/fixture-kcov/kpc_fixture.c').getLineCoverage()).map(Number))
+  for (const n of mapper.notInstrumented) assert.ok(!statements.has(n.line))
+})
+
+test('a PC in the module that is no call site is unknown; PCs outside the module are not counted', () => {
+  const text = sectionIndex('.text')
+  const site = pcSites().find((s) => s.section === text)!
+  const r = resolver()
+  const { hits, unknown, firstUnknown } = r.resolve(
+    new BigUint64Array([pcOf(site) + 1n, 0xffffffff81000000n, BASE - 1n]), new BigUint64Array([1n, 1n, 1n]))
+  assert.equal(hits.size, 0)
+  assert.equal(unknown, 1)
+  assert.equal(firstUnknown, `kpc_fixture.text+0x${(site.sectionOffset + 1).toString(16)}`)
+})
+
+test('ranges: one per section of the map, canonical (minus the KASLR offset); none when the module is not loaded', () => {
+  const r = new KcovResolver(map)
+  r.setBases([bases()], 0x200000n)
+  const words = r.rangeWords()
+  assert.equal(r.rangeCount, map.targets[0]!.sections.length)
+  const text = BASE + BigInt(sectionIndex('.text')) * 0x100000n - 0x200000n
+  const k = [...words].indexOf(text)
+  assert.ok(k >= 0 && k % 2 === 0)
+  assert.equal(words[k + 1]! - words[k]!, BigInt(di.sections[sectionIndex('.text')]!.size))
+  const site = pcSites().find((s) => s.section === sectionIndex('.text') && s.function === di.functions.findIndex((f) => f.symbol === 'kpc_fx_even'))!
+  assert.equal(r.resolve(new BigUint64Array([pcOf(site) - 0x200000n]), new BigUint64Array([1n])).hits.size, 1)
+  r.setBases([undefined], 0n)
+  assert.equal(r.rangeCount, 0)
+  assert.equal(r.resolve(new BigUint64Array([pcOf(site)]), new BigUint64Array([1n])).hits.size, 0)
+})
+
+test('granularity function: only the entry blocks\' PCs count, for the entry probes', () => {
+  const p = plan1('function')
+  const m = buildKcovMap(p, [{ debugInfo: di, object: ko }])
+  const probes = new Set(m.targets[0]!.sections.flatMap((s) => s.probes).filter((x) => x >= 0))
+  assert.deepEqual([...probes].sort((a, b) => a - b), p.functions.map((f) => f.entryProbe!).sort((a, b) => a - b))
+  assert.deepEqual(m.blind, [])
+})
+
+test('a plan made per source line maps each PC by the line of its call', () => {
+  const p = plan1('line', 'line')
+  const m = buildKcovMap(p, [{ debugInfo: di, object: ko }])
+  const r = resolver(m)
+  for (const s of pcSites()) {
+    const { hits } = r.resolve(new BigUint64Array([pcOf(s)]), new BigUint64Array([1n]))
+    const line = siteLine(s)
+    for (const probe of hits.keys()) assert.ok(p.probes[probe]!.lines.some(([, l]) => l === line))
+  }
+  assert.ok(m.targets[0]!.sections.some((s) => s.probes.some((x) => x >= 0)))
+})
+
+test('a module built without KCOV\'s instrumentation is refused with the fix', () => {
+  const plain = loadDebugInfo(plainKo)
+  const p = planProbes([{ target: { name: 'kpc_fixture' }, debugInfo: plain }], { root })
+  assert.throws(() => buildKcovMap(p, [{ debugInfo: plain, object: plainKo }]), (e: unknown) =>
+    e instanceof KprobecovError && e.code === 'ENOKCOV' && /CONFIG_KCOV_INSTRUMENT_ALL=y, or put KCOV_INSTRUMENT := y in its Kbuild; or use backend 'kprobe'$/.test(e.message))
+})
+
+test('the map is plain JSON and survives the trip to the workers', () => {
+  const back = JSON.parse(JSON.stringify(map)) as KcovMap
+  assert.deepEqual(back, map)
+  assert.equal(back.probes, plan.probes.length)
+})
+
+test('a PC is placed with the first set of addresses that holds it: a module unloaded and loaded elsewhere', () => {
+  const site = pcSites().find((s) => di.functions[s.function!]!.symbol === 'kpc_fx_even')!
+  const moved = new Map([...bases()].map(([k, v]) => [k, v + 0x4000000n]))
+  const oldPc = pcOf(site)
+  const newPc = oldPc + 0x4000000n
+  // Now at `moved`; the first PC was recorded while the module was at bases().
+  const sites = countSites(map, [[oldPc, 2n], [newPc, 3n]], [[moved], [bases()]], 0n)
+  assert.equal(sites.unknown, 0)
+  assert.equal(sites.counts.size, 1)
+  const hits = probeHits(map, sites)
+  assert.deepEqual([...hits.values()], [5n])
+  // With the current addresses only, the old PC is not placed at all.
+  assert.deepEqual([...probeHits(map, countSites(map, [[oldPc, 2n], [newPc, 3n]], [[moved]], 0n)).values()], [3n])
+})
