@@ -66,7 +66,7 @@ section=$(mktemp)
 {
 	echo "## The example suite with and without kernel coverage (\`make bench\`, guest)"
 	echo
-	echo "Measured $(date -u '+%Y-%m-%d %H:%M') UTC in the QEMU guest (TCG, 2 vCPUs, stock kernel $(uname -r)), Node $(node --version), in one run of $rounds rounds. examples/kvstore: 3 test files, 11 tests, driving kvstore.ko through /dev/kvstore; with coverage: 9 functions, 188 lines, 106 branch arms planned and planted (granularity branch), each file's worker attached, per-file and merged reports written (Vitest: text, text-summary, html, lcov, json; Jest: clover, json, lcov, text). A run is the whole command, Node's start included. Ratios are taken within each round; goal: under 1.25."
+	echo "Measured $(date -u '+%Y-%m-%d %H:%M') UTC in the QEMU guest (TCG, 2 vCPUs, stock kernel $(uname -r)), Node $(node --version), in one run of $rounds rounds. examples/kvstore: 3 test files, 11 tests, driving kvstore.ko through /dev/kvstore; with coverage: kvstore.c's 9 functions, 188 lines and 106 branch arms planned (granularity branch) and planted, each file's worker attached, per-file and merged reports written (Vitest: text, text-summary, html, lcovonly, json; Jest: clover, json, lcov, text). A run is the whole command, Node's start included. Ratios are taken within each round; goal: under 1.25."
 	echo
 	echo "| Runner | Without coverage, s (median, min–max) | With kernel coverage, s | Ratio (median, min–max) |"
 	echo "|---|---:|---:|---:|"
