@@ -272,7 +272,10 @@ int kpc_area_ack(void *area, uint64_t *events);
  */
 int kpc_kcov_open(const char *path);
 
-/* KCOV_INIT_TRACE: a buffer of `words` 64-bit words (>= 2). -EBUSY: done already. */
+/*
+ * KCOV_INIT_TRACE: a buffer of `words` 64-bit words (>= 2; a whole number of
+ * pages, or kpc_kcov_map() fails with -EINVAL). -EBUSY: done already.
+ */
 int kpc_kcov_init(int fd, uint64_t words);
 
 /* mmap the whole buffer (words from kpc_kcov_init) into *area. */
@@ -336,8 +339,9 @@ struct kpc_kcov_cmp {
 int kpc_kcov_set_new(const char *path, uint32_t mode, struct kpc_kcov_set **out);
 
 /*
- * Trace the calling thread into a new buffer of `words` words (>= 2; for
- * CMP, 1 + 4 per comparison). Returns its buffer index (>= 0). A thread
+ * Trace the calling thread into a new buffer of `words` words (>= 2, rounded
+ * up to whole pages; for CMP, 1 + 4 per comparison). Returns its buffer
+ * index (>= 0). A thread
  * the set traces already gets its index back (no error). -EBUSY: another
  * KCOV fd traces this thread; -ENOSPC: KPC_KCOV_SET_MAX threads; other
  * errors as kpc_kcov_init/map/enable.

@@ -172,20 +172,24 @@ static struct kpc_kcov_buf *kpc_buf_of_self_locked(struct kpc_kcov_set *s)
 static int kpc_enable_locked(struct kpc_kcov_set *s, uint64_t words)
 {
 	struct kpc_kcov_buf *b = kpc_buf_of_self_locked(s), nb;
+	uint64_t page_words = sysconf(_SC_PAGESIZE) / sizeof(uint64_t);
 	void *area;
 	int ret;
 
-	if (words < 2)
+	if (words < 2 || words > INT32_MAX / sizeof(uint64_t))
 		return -EINVAL;
+	/* KCOV maps whole pages only: mmap wants exactly the size given to INIT. */
+	words = (words + page_words - 1) / page_words * page_words;
 	if (b) {
 		if (b->enabled) {
 			/*
-			 * Enabled for this tid: this thread, or one that exited
-			 * (the kernel disabled it then) whose tid was reused.
-			 * Enabling again tells them apart.
+			 * Enabled for this tid: this thread (KCOV_ENABLE says
+			 * EINVAL, the buffer is not in its INIT state), or one
+			 * that exited (the kernel reset it) whose tid was
+			 * reused. Enabling again tells them apart.
 			 */
 			ret = kpc_kcov_enable(b->fd, s->mode);
-			if (ret == -EBUSY)
+			if (ret == -EBUSY || ret == -EINVAL)
 				return b - s->bufs;
 			if (ret)
 				return ret;
