@@ -548,6 +548,10 @@ struct kpc_blob_header {
 #define KPC_KCOV_SITE_PC	1	/* __sanitizer_cov_trace_pc */
 #define KPC_KCOV_SITE_CMP	2	/* __sanitizer_cov_trace_(const_)cmp{1,2,4,8} */
 #define KPC_KCOV_SITE_SWITCH	3	/* __sanitizer_cov_trace_switch */
+#define KPC_KCOV_SITE_CALL	4	/* any other call: KCOV records its return address
+					 * when the callee tail-calls a callback (its last
+					 * block is `jmp __sanitizer_cov_trace_pc`); only in
+					 * files that have callback sites */
 struct kpc_blob_kcov_site {
 	__u64 section_offset;	/* of the return address, from the section start */
 	__u32 section;		/* sections[] index */
@@ -567,9 +571,15 @@ struct kpc_blob_kcov_site {
  * the branch successors and the function entry they split a function into
  * basic blocks.
  */
+#define KPC_BS_JUMP_TARGET	1	/* the target of a direct jmp inside the function */
+#define KPC_BS_AFTER_END	2	/* after a direct jmp, a ret, ud2 or int3: no fall-in */
+#define KPC_BS_AFTER_INDIRECT	3	/* after an indirect jmp (the function jumps
+					 * through a register or table: to places not known) */
 struct kpc_blob_block_start {
 	__u32 function;		/* functions[] index */
 	__u32 offset;		/* bytes from the function symbol */
+	__u32 kind;		/* KPC_BS_*; absent (entry_size 8) in older blobs */
+	__u32 reserved;		/* 0 */
 };
 
 /* One executable section (SHF_EXECINSTR) of the ELF file. */
