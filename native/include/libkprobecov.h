@@ -378,6 +378,20 @@ int64_t kpc_kcov_set_drain(struct kpc_kcov_set *s, const uint64_t *ranges, uint3
 			   struct kpc_kcov_stats *stats);
 
 /*
+ * A thread of the set's own (not traced: KCOV is per thread) that drains
+ * every interval_ms milliseconds, keeping the records in ranges (as
+ * kpc_kcov_set_drain; at most KPC_KCOV_DRAINER_RANGES), so that a thread
+ * that runs for long without a drain (a synchronous stretch of JavaScript)
+ * does not fill its buffer. Its drains count in the stats of the next
+ * kpc_kcov_set_drain(). A drain while a thread is inside a system call may
+ * read a few of its records twice. Called again: new ranges and interval;
+ * interval_ms 0 stops the thread (kpc_kcov_set_free() does too).
+ */
+#define KPC_KCOV_DRAINER_RANGES	16
+int kpc_kcov_set_drainer(struct kpc_kcov_set *s, const uint64_t *ranges, uint32_t nranges,
+			 uint32_t interval_ms);
+
+/*
  * TRACE_PC sets: the table's distinct PCs, ascending, into pcs[capacity]
  * and their counts into counts[capacity], and empty the table. Returns how
  * many; -ENOSPC (table kept) when capacity is smaller; -EINVAL: a CMP set.

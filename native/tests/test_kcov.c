@@ -306,6 +306,26 @@ static void test_kcov_bad_args(void)
 	close(fd);
 }
 
+/* The drainer thread starts, takes new ranges, stops; free stops it too. */
+static void test_drainer_lifecycle(void)
+{
+	static const uint64_t r[4] = { 1, 10, 20, 30 };
+	struct kpc_kcov_set *s;
+	struct kpc_kcov_stats st;
+
+	/* /dev/null opens: a set of no buffer, enough to drive the thread. */
+	ASSERT(kpc_kcov_set_new("/dev/null", KPC_KCOV_TRACE_PC, &s) == 0);
+	EXPECT_EQ(kpc_kcov_set_drainer(s, r, KPC_KCOV_DRAINER_RANGES + 1, 5), -EINVAL);
+	EXPECT_EQ(kpc_kcov_set_drainer(s, r, 2, 1), 0);
+	usleep(20000);
+	EXPECT_EQ(kpc_kcov_set_drainer(s, r, 1, 2), 0);
+	EXPECT_EQ(kpc_kcov_set_drainer(s, NULL, 0, 0), 0);
+	EXPECT_EQ(kpc_kcov_set_drain(s, r, 1, &st), 0);
+	EXPECT_EQ(st.records, 0);
+	EXPECT_EQ(kpc_kcov_set_drainer(s, r, 1, 1), 0);
+	kpc_kcov_set_free(s);
+}
+
 /* ------------------------------------------------------------------------
  * On a kernel with KCOV
  * ------------------------------------------------------------------------ */
@@ -379,6 +399,29 @@ static void test_kcov_overflow_is_told(void)
 	kpc_kcov_set_drain(s, every_pc, 1, &st);
 	EXPECT_EQ(st.max_fill, sysconf(_SC_PAGESIZE) / 8 - 1);
 	EXPECT_EQ(st.overflows, 1);
+	kpc_kcov_set_free(s);
+}
+
+/* A thread's one-page buffer does not fill while the drainer empties it. */
+static void test_kcov_drainer_keeps_up(void)
+{
+	struct kpc_kcov_set *s;
+	struct kpc_kcov_stats st;
+	int i;
+
+	if (!have_kcov())
+		return;
+	ASSERT(kpc_kcov_set_new(NULL, KPC_KCOV_TRACE_PC, &s) == 0);
+	ASSERT(kpc_kcov_set_enable(s, 4) == 0);
+	ASSERT(kpc_kcov_set_drainer(s, every_pc, 1, 1) == 0);
+	for (i = 0; i < 100; i++) {
+		syscall(SYS_getppid);
+		usleep(3000);
+	}
+	kpc_kcov_set_drainer(s, NULL, 0, 0);
+	kpc_kcov_set_drain(s, every_pc, 1, &st);
+	EXPECT(st.records > 2 * (uint64_t)(sysconf(_SC_PAGESIZE) / 8));
+	EXPECT_EQ(st.overflows, 0);
 	kpc_kcov_set_free(s);
 }
 
@@ -464,8 +507,10 @@ const struct kpc_test kpc_kcov_tests[] = {
 	{ "kcov_site_lines_are_their_blocks", test_site_lines_are_their_blocks },
 	{ "kcov_no_sites_without_instrumentation", test_no_sites_without_kcov },
 	{ "kcov_bad_arguments", test_kcov_bad_args },
+	{ "kcov_drainer_starts_and_stops", test_drainer_lifecycle },
 	{ "kcov_traces_the_calling_thread", test_kcov_traces_the_thread },
 	{ "kcov_overflow_is_told", test_kcov_overflow_is_told },
+	{ "kcov_drainer_keeps_up", test_kcov_drainer_keeps_up },
 	{ "kcov_barrier_enables_each_thread", test_kcov_barrier_enables_each_thread },
 	{ "kcov_comparison_operands", test_kcov_comparisons },
 	{ NULL, NULL },
