@@ -19,6 +19,9 @@
  *   kpc-sites   loop C, a kprobecov probe at each KCOV call site of loop C and
  *               target C (their return addresses, from the debug info): as
  *               many hits per iteration as kcov-pc has records
+ * Each configuration's iterations are calibrated so that one measurement
+ * lasts about -t milliseconds (the clock of a kernel without a good
+ * clocksource ticks in milliseconds), within what the KCOV buffer holds.
  * Hits per iteration are counted, not assumed: KCOV's word 0, kprobecov's
  * counters. Cost per hit = (ns per iteration - none's) / hits per iteration.
  */
@@ -53,7 +56,8 @@ static const char *const cfg_name[NR_CFGS] = {
 	"kprobecov, a probe at each of KCOV's call sites",
 };
 
-static uint64_t iterations = 20000;
+static double target_ms = 250;	/* per measurement: the debug kernel's clock may tick coarsely */
+#define KCOV_WORDS	(8ULL << 20)	/* 64 MB: the KCOV buffer */
 static int rounds = 11;
 static const char *bench_dir = "build/debug/bench";
 static const char *accel = "unknown";
@@ -105,6 +109,7 @@ static void kcov_open(struct kcov *k, uint64_t words)
 	void *area;
 	int ret;
 
+	words = (words + 511) / 512 * 512;	/* whole pages: KCOV maps nothing less */
 	k->fd = kpc_kcov_open(NULL);
 	if (k->fd < 0)
 		die("%s: %s: this is not a kernel with CONFIG_KCOV", KPC_KCOV_PATH, strerror(-k->fd));
@@ -136,7 +141,7 @@ static double run_kcov(int dev, struct kcov *k, int n, uint32_t mode, uint64_t i
 	if (ret)
 		die("KCOV_DISABLE: %s", strerror(-ret));
 	if ((count + 1) * per + 1 >= k->words)
-		die("the KCOV buffer (%llu words) filled up: fewer iterations (-n)", (unsigned long long)k->words);
+		die("the KCOV buffer (%llu words) filled up: a shorter measurement (-t)", (unsigned long long)k->words);
 	if (records)
 		*records = (double)count / iters;
 	return ns;
@@ -187,11 +192,12 @@ static void fill_probe(struct kprobecov_probe *p, const char *sym, uint64_t offs
 int main(int argc, char **argv)
 {
 	double ns[NR_CFGS][MAX_ROUNDS], med[NR_CFGS], hits[NR_CFGS] = { 0 }, rec_pc = 0, rec_cmp = 0;
+	uint64_t it[NR_CFGS], calls_b = 0, calls_c = 0;
 	struct kprobecov_probe probes[1 + 2 * MAX_SITES];
 	struct kprobecov_add_probes added;
 	struct fn_sites loop_c, target_c;
 	uint64_t area_bytes, slot, nprobes = 0, hits_entry = 0, hits_sites = 0, ko_pcs;
-	char path[4096], when[64];
+	char path[4096], when[64], clocksource[64];
 	struct utsname un;
 	struct kcov k;
 	uint8_t *blob;
@@ -200,19 +206,19 @@ int main(int argc, char **argv)
 	time_t now;
 	int opt, dev, kpc, r, c, ret;
 
-	while ((opt = getopt(argc, argv, "d:n:r:a:h")) != -1) {
+	while ((opt = getopt(argc, argv, "d:t:r:a:h")) != -1) {
 		switch (opt) {
 		case 'd': bench_dir = optarg; break;
-		case 'n': iterations = strtoull(optarg, NULL, 10); break;
+		case 't': target_ms = atof(optarg); break;
 		case 'r': rounds = atoi(optarg); break;
 		case 'a': accel = optarg; break;
 		default:
-			fprintf(stderr, "usage: kcovbench [-d BENCH_BUILD_DIR] [-n iterations] [-r rounds] [-a accel]\n");
+			fprintf(stderr, "usage: kcovbench [-d BENCH_BUILD_DIR] [-t ms per measurement] [-r rounds] [-a accel]\n");
 			return 2;
 		}
 	}
-	if (iterations < 1000 || rounds < 1 || rounds > MAX_ROUNDS)
-		die("-n must be >= 1000 and -r 1 .. %d", MAX_ROUNDS);
+	if (target_ms < 10 || rounds < 1 || rounds > MAX_ROUNDS)
+		die("-t must be >= 10 and -r 1 .. %d", MAX_ROUNDS);
 
 	/* The sites of loop C and target C, from the .ko that is loaded. */
 	snprintf(path, sizeof(path), "%s/kpc_bench/kpc_bench.ko", bench_dir);
@@ -265,24 +271,48 @@ int main(int argc, char **argv)
 	if (ret)
 		die("kprobecov: ARM/ATTACH: %s", strerror(-ret));
 
-	/* KCOV: room for every record of one measurement, comparisons being 4 words. */
-	kcov_open(&k, 4 * (iterations * 2 * (uint64_t)(loop_c.n + target_c.n + 2) + 65536));
+	kcov_open(&k, KCOV_WORDS);
 
-	/* Warm up, and count KCOV's records per iteration. */
-	for (c = 0; c < 2; c++) {
-		run_loop(dev, LOOP_A, iterations / 10);
-		run_kcov(dev, &k, LOOP_A, KPC_KCOV_TRACE_PC, iterations / 10, NULL);
-		run_kcov(dev, &k, LOOP_A, KPC_KCOV_TRACE_CMP, iterations / 10, NULL);
-		run_loop(dev, LOOP_B, iterations / 10);
-		run_loop(dev, LOOP_C, iterations / 10);
+	/* Warm up; count KCOV's records per iteration; calibrate each configuration. */
+	run_kcov(dev, &k, LOOP_A, KPC_KCOV_TRACE_PC, 2000, &rec_pc);
+	run_kcov(dev, &k, LOOP_A, KPC_KCOV_TRACE_CMP, 2000, &rec_cmp);
+	for (c = 0; c < NR_CFGS; c++) {
+		uint64_t cap = UINT64_MAX;
+		double t;
+
+		if (c == KCOV_PC)
+			cap = (KCOV_WORDS - 65536) / (uint64_t)(rec_pc + 1);
+		if (c == KCOV_CMP)
+			cap = (KCOV_WORDS - 65536) / (4 * (uint64_t)(rec_cmp + 1));
+		for (it[c] = 2000;; it[c] *= 2) {
+			if (it[c] > cap) {
+				it[c] = cap;
+				break;
+			}
+			t = c == KCOV_PC ? run_kcov(dev, &k, LOOP_A, KPC_KCOV_TRACE_PC, it[c], NULL) :
+			    c == KCOV_CMP ? run_kcov(dev, &k, LOOP_A, KPC_KCOV_TRACE_CMP, it[c], NULL) :
+			    run_loop(dev, c == KPC_ENTRY ? LOOP_B : c == KPC_SITES ? LOOP_C : LOOP_A, it[c]);
+			if (c == KPC_ENTRY)
+				calls_b += it[c];
+			if (c == KPC_SITES)
+				calls_c += it[c];
+			if (t * it[c] >= target_ms * 1e6 / 2)
+				break;
+		}
+		it[c] *= 2;
+		if (it[c] > cap)
+			it[c] = cap;
 	}
 	kpc_dev_reset(kpc, slot);
+	calls_b = calls_c = 0;
 	for (r = 0; r < rounds; r++) {
-		ns[NONE][r] = run_loop(dev, LOOP_A, iterations);
-		ns[KCOV_PC][r] = run_kcov(dev, &k, LOOP_A, KPC_KCOV_TRACE_PC, iterations, &rec_pc);
-		ns[KCOV_CMP][r] = run_kcov(dev, &k, LOOP_A, KPC_KCOV_TRACE_CMP, iterations, &rec_cmp);
-		ns[KPC_ENTRY][r] = run_loop(dev, LOOP_B, iterations);
-		ns[KPC_SITES][r] = run_loop(dev, LOOP_C, iterations);
+		ns[NONE][r] = run_loop(dev, LOOP_A, it[NONE]);
+		ns[KCOV_PC][r] = run_kcov(dev, &k, LOOP_A, KPC_KCOV_TRACE_PC, it[KCOV_PC], &rec_pc);
+		ns[KCOV_CMP][r] = run_kcov(dev, &k, LOOP_A, KPC_KCOV_TRACE_CMP, it[KCOV_CMP], &rec_cmp);
+		ns[KPC_ENTRY][r] = run_loop(dev, LOOP_B, it[KPC_ENTRY]);
+		ns[KPC_SITES][r] = run_loop(dev, LOOP_C, it[KPC_SITES]);
+		calls_b += it[KPC_ENTRY];
+		calls_c += it[KPC_SITES];
 	}
 	{
 		uint64_t counts[1 + 2 * MAX_SITES];
@@ -298,9 +328,18 @@ int main(int argc, char **argv)
 		med[c] = median(ns[c], rounds);
 	hits[KCOV_PC] = rec_pc;
 	hits[KCOV_CMP] = rec_cmp;
-	hits[KPC_ENTRY] = (double)hits_entry / (iterations * rounds);
-	hits[KPC_SITES] = (double)hits_sites / (iterations * rounds);
+	hits[KPC_ENTRY] = (double)hits_entry / calls_b;
+	hits[KPC_SITES] = (double)hits_sites / calls_c;
 
+	{
+		FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
+
+		if (!f || !fgets(clocksource, sizeof(clocksource), f))
+			snprintf(clocksource, sizeof(clocksource), "unknown");
+		clocksource[strcspn(clocksource, "\n")] = 0;
+		if (f)
+			fclose(f);
+	}
 	now = time(NULL);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M", gmtime(&now));
 	uname(&un);
@@ -308,10 +347,11 @@ int main(int argc, char **argv)
 	printf("Measured %s UTC in kernel %s (KCOV with KCOV_INSTRUMENT_ALL, KASAN, lockdep), "
 	       "%s, by `bench/kcov/kcovbench`. An in-kernel loop of kpc_bench, built against this "
 	       "kernel (its %llu basic blocks each call `__sanitizer_cov_trace_pc`), calls a noinline "
-	       "function %llu times per measurement; %d rounds, the configurations interleaved in "
-	       "each, median ns per iteration. Each configuration loops over a copy of its own "
-	       "(same code); hits per iteration are counted: KCOV's records, kprobecov's counters.\n\n",
-	       when, un.release, accel, (unsigned long long)ko_pcs, (unsigned long long)iterations, rounds);
+	       "function; each measurement runs about %.0f ms (iterations calibrated per "
+	       "configuration; clocksource %s); %d rounds, the configurations interleaved in each, median ns per "
+	       "iteration. Each configuration loops over a copy of its own (same code); hits per "
+	       "iteration are counted: KCOV's records, kprobecov's counters.\n\n",
+	       when, un.release, accel, (unsigned long long)ko_pcs, target_ms, clocksource, rounds);
 	printf("| configuration | ns / iteration | hits / iteration | ns / hit |\n");
 	printf("|---|---:|---:|---:|\n");
 	for (c = 0; c < NR_CFGS; c++) {
@@ -327,14 +367,13 @@ int main(int argc, char **argv)
 	       "counter). kprobecov's site probes sit at the %d + %d return addresses of KCOV's "
 	       "calls in the loop and the target. Counted over all rounds: the entry probe %llu hits "
 	       "for %llu calls.\n",
-	       loop_c.n, target_c.n, (unsigned long long)hits_entry,
-	       (unsigned long long)(iterations * rounds));
-	if (hits_entry != iterations * rounds)
+	       loop_c.n, target_c.n, (unsigned long long)hits_entry, (unsigned long long)calls_b);
+	if (hits_entry != calls_b)
 		fprintf(stderr, "kcovbench: the entry probe counted %llu hits for %llu calls\n",
-			(unsigned long long)hits_entry, (unsigned long long)(iterations * rounds));
+			(unsigned long long)hits_entry, (unsigned long long)calls_b);
 	kpc_free(blob);
 	kpc_dev_close(kpc);
 	close(k.fd);
 	close(dev);
-	return hits_entry == iterations * rounds ? 0 : 3;
+	return hits_entry == calls_b ? 0 : 3;
 }

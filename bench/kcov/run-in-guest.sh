@@ -11,7 +11,7 @@
 # kprobecov.ko and kpc_bench.ko ($KPROBECOV_KO, $KPROBECOV_BENCH_DIR; default
 # build/debug/kmod/kprobecov.ko and build/debug/bench). Loads the modules that are not
 # loaded and unloads those it loaded. KPROBECOV_KCOV_BENCH_ARGS adds options for kcovbench
-# (e.g. "-n 50000 -r 21"). Exit status: 0; 3 the run finished but kprobecov's counts were
+# (e.g. "-t 500 -r 21": ms per measurement, rounds). Exit status: 0; 3 the run finished but kprobecov's counts were
 # off (the file is written); other: failed, file untouched.
 set -eu
 

@@ -272,7 +272,10 @@ int kpc_area_ack(void *area, uint64_t *events);
  */
 int kpc_kcov_open(const char *path);
 
-/* KCOV_INIT_TRACE: a buffer of `words` 64-bit words (>= 2). -EBUSY: done already. */
+/*
+ * KCOV_INIT_TRACE: a buffer of `words` 64-bit words (>= 2; a whole number of
+ * pages, or kpc_kcov_map() fails with -EINVAL). -EBUSY: done already.
+ */
 int kpc_kcov_init(int fd, uint64_t words);
 
 /* mmap the whole buffer (words from kpc_kcov_init) into *area. */
@@ -336,8 +339,9 @@ struct kpc_kcov_cmp {
 int kpc_kcov_set_new(const char *path, uint32_t mode, struct kpc_kcov_set **out);
 
 /*
- * Trace the calling thread into a new buffer of `words` words (>= 2; for
- * CMP, 1 + 4 per comparison). Returns its buffer index (>= 0). A thread
+ * Trace the calling thread into a new buffer of `words` words (>= 2, rounded
+ * up to whole pages; for CMP, 1 + 4 per comparison). Returns its buffer
+ * index (>= 0). A thread
  * the set traces already gets its index back (no error). -EBUSY: another
  * KCOV fd traces this thread; -ENOSPC: KPC_KCOV_SET_MAX threads; other
  * errors as kpc_kcov_init/map/enable.
@@ -372,6 +376,20 @@ int kpc_kcov_set_disable_barrier(struct kpc_kcov_set *s, uint32_t n, uint32_t ti
  */
 int64_t kpc_kcov_set_drain(struct kpc_kcov_set *s, const uint64_t *ranges, uint32_t nranges,
 			   struct kpc_kcov_stats *stats);
+
+/*
+ * A thread of the set's own (not traced: KCOV is per thread) that drains
+ * every interval_ms milliseconds, keeping the records in ranges (as
+ * kpc_kcov_set_drain; at most KPC_KCOV_DRAINER_RANGES), so that a thread
+ * that runs for long without a drain (a synchronous stretch of JavaScript)
+ * does not fill its buffer. Its drains count in the stats of the next
+ * kpc_kcov_set_drain(). A drain while a thread is inside a system call may
+ * read a few of its records twice. Called again: new ranges and interval;
+ * interval_ms 0 stops the thread (kpc_kcov_set_free() does too).
+ */
+#define KPC_KCOV_DRAINER_RANGES	16
+int kpc_kcov_set_drainer(struct kpc_kcov_set *s, const uint64_t *ranges, uint32_t nranges,
+			 uint32_t interval_ms);
 
 /*
  * TRACE_PC sets: the table's distinct PCs, ascending, into pcs[capacity]
@@ -544,6 +562,10 @@ struct kpc_blob_header {
 #define KPC_KCOV_SITE_PC	1	/* __sanitizer_cov_trace_pc */
 #define KPC_KCOV_SITE_CMP	2	/* __sanitizer_cov_trace_(const_)cmp{1,2,4,8} */
 #define KPC_KCOV_SITE_SWITCH	3	/* __sanitizer_cov_trace_switch */
+#define KPC_KCOV_SITE_CALL	4	/* any other call: KCOV records its return address
+					 * when the callee tail-calls a callback (its last
+					 * block is `jmp __sanitizer_cov_trace_pc`); only in
+					 * files that have callback sites */
 struct kpc_blob_kcov_site {
 	__u64 section_offset;	/* of the return address, from the section start */
 	__u32 section;		/* sections[] index */
@@ -563,9 +585,15 @@ struct kpc_blob_kcov_site {
  * the branch successors and the function entry they split a function into
  * basic blocks.
  */
+#define KPC_BS_JUMP_TARGET	1	/* the target of a direct jmp inside the function */
+#define KPC_BS_AFTER_END	2	/* after a direct jmp, a ret, ud2 or int3: no fall-in */
+#define KPC_BS_AFTER_INDIRECT	3	/* after an indirect jmp (the function jumps
+					 * through a register or table: to places not known) */
 struct kpc_blob_block_start {
 	__u32 function;		/* functions[] index */
 	__u32 offset;		/* bytes from the function symbol */
+	__u32 kind;		/* KPC_BS_*; absent (entry_size 8) in older blobs */
+	__u32 reserved;		/* 0 */
 };
 
 /* One executable section (SHF_EXECINSTR) of the ELF file. */

@@ -40,7 +40,7 @@ static int kpc_ends_flow(unsigned int id)
 	       id == X86_INS_INT3 || id == X86_INS_LJMP;
 }
 
-static int kpc_push_block_start(struct kpc_di *d, uint32_t fi, uint64_t offset)
+static int kpc_push_block_start(struct kpc_di *d, uint32_t fi, uint64_t offset, uint32_t kind)
 {
 	struct kpc_blob_block_start *bs = kpc_vec_push(&d->block_starts);
 
@@ -48,6 +48,7 @@ static int kpc_push_block_start(struct kpc_di *d, uint32_t fi, uint64_t offset)
 		return -ENOMEM;
 	bs->function = fi;
 	bs->offset = offset;
+	bs->kind = kind;
 	return 0;
 }
 
@@ -61,7 +62,7 @@ static int kpc_block_starts(struct kpc_di *d, const struct kpc_sec *s, const str
 			    uint32_t fi, const cs_insn *insn)
 {
 	uint64_t next = insn->address + insn->size, end = f->out.offset + f->out.size;
-	int ret;
+	int ret, indirect;
 
 	if (!kpc_ends_flow(insn->id))
 		return 0;
@@ -78,12 +79,16 @@ static int kpc_block_starts(struct kpc_di *d, const struct kpc_sec *s, const str
 		}
 		if ((insn->bytes[0] == 0xeb || !kpc_reloc_at(s, next - 4)) &&
 		    target >= f->out.offset && target < end) {
-			ret = kpc_push_block_start(d, fi, target - f->out.offset);
+			ret = kpc_push_block_start(d, fi, target - f->out.offset, KPC_BS_JUMP_TARGET);
 			if (ret)
 				return ret;
 		}
 	}
-	return next < end ? kpc_push_block_start(d, fi, next - f->out.offset) : 0;
+	/* A jmp that is neither rel8 nor rel32 (ff /4, ff /5) jumps through a register or memory. */
+	indirect = insn->id == X86_INS_LJMP ||
+		   (insn->id == X86_INS_JMP && insn->bytes[0] != 0xeb && insn->bytes[0] != 0xe9);
+	return next < end ? kpc_push_block_start(d, fi, next - f->out.offset,
+						 indirect ? KPC_BS_AFTER_INDIRECT : KPC_BS_AFTER_END) : 0;
 }
 
 static const struct kpc_reloc *kpc_reloc_at(const struct kpc_sec *s, uint64_t off)
@@ -236,16 +241,18 @@ static int kpc_kcov_site(struct kpc_di *d, const struct kpc_sec *s, uint32_t fi,
 	uint16_t kind = 0, type = 0;
 	int found = 0;
 
-	if (insn->id != X86_INS_CALL || insn->size < 5 || insn->bytes[insn->size - 5] != 0xe8)
+	if (insn->id != X86_INS_CALL)
 		return 0;
+	if (insn->size < 5 || insn->bytes[insn->size - 5] != 0xe8)
+		goto other;	/* an indirect call */
 	if (d->ehdr.e_type == ET_REL) {
 		const struct kpc_reloc *r = kpc_reloc_at(s, next - 4);
 		GElf_Sym sym;
 
-		if (!r || (r->type != R_X86_64_PC32 && r->type != R_X86_64_PLT32) || !s->symdata ||
-		    !gelf_getsym(s->symdata, r->sym, &sym) || sym.st_shndx != SHN_UNDEF)
-			return 0;
-		found = kpc_kcov_callback(elf_strptr(d->elf, s->symstrndx, sym.st_name), &kind, &type);
+		if (r && (r->type == R_X86_64_PC32 || r->type == R_X86_64_PLT32) && s->symdata &&
+		    gelf_getsym(s->symdata, r->sym, &sym) && sym.st_shndx == SHN_UNDEF)
+			found = kpc_kcov_callback(elf_strptr(d->elf, s->symstrndx, sym.st_name),
+						  &kind, &type);
 	} else {
 		int32_t disp;
 		uint64_t target;
@@ -261,8 +268,11 @@ static int kpc_kcov_site(struct kpc_di *d, const struct kpc_sec *s, uint32_t fi,
 			}
 		}
 	}
-	if (!found)
-		return 0;
+other:
+	if (!found) {
+		kind = KPC_KCOV_SITE_CALL;
+		type = 0;
+	}
 	site = kpc_vec_push(&d->kcov_sites);
 	if (!site)
 		return -ENOMEM;
@@ -397,6 +407,12 @@ int kpc_di_find_branches(struct kpc_di *d)
 	}
 	cs_free(insn, 1);
 	cs_close(&cs);
+	/* Without a single callback the file is not built for KCOV: no sites at all. */
+	for (i = 0; i < d->kcov_sites.len; i++)
+		if (KPC_VEC_AT(&d->kcov_sites, struct kpc_blob_kcov_site, i)->kind != KPC_KCOV_SITE_CALL)
+			break;
+	if (i == d->kcov_sites.len)
+		d->kcov_sites.len = 0;
 	/* Backward jumps (loops) name earlier offsets: sort as documented. */
 	qsort(d->block_starts.data, d->block_starts.len, sizeof(struct kpc_blob_block_start),
 	      kpc_cmp_block_start);

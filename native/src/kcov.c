@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <linux/kcov.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -112,6 +113,16 @@ struct kpc_kcov_set {
 	struct kpc_vec counts;	/* uint64_t */
 	/* TRACE_CMP table: struct kpc_kcov_cmp, sorted and distinct after each drain. */
 	struct kpc_vec cmps;
+
+	/* The drainer thread (kpc_kcov_set_drainer), and what its drains saw. */
+	pthread_t drainer;
+	int drainer_on;		/* a drainer thread exists */
+	int drainer_stop;	/* it is asked to end (drainer_cond) */
+	pthread_cond_t drainer_cond;
+	uint32_t drainer_ms;
+	uint64_t drainer_ranges[2 * KPC_KCOV_DRAINER_RANGES];
+	uint32_t drainer_nranges;
+	struct kpc_kcov_stats pending;	/* records, in_ranges, overflows, max_fill */
 };
 
 KPC_EXPORT int kpc_kcov_set_new(const char *path, uint32_t mode, struct kpc_kcov_set **out)
@@ -139,6 +150,7 @@ KPC_EXPORT int kpc_kcov_set_new(const char *path, uint32_t mode, struct kpc_kcov
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->round_cond, &ca);
+	pthread_cond_init(&s->drainer_cond, &ca);
 	pthread_condattr_destroy(&ca);
 	kpc_vec_init(&s->pcs, sizeof(uint64_t));
 	kpc_vec_init(&s->counts, sizeof(uint64_t));
@@ -172,20 +184,24 @@ static struct kpc_kcov_buf *kpc_buf_of_self_locked(struct kpc_kcov_set *s)
 static int kpc_enable_locked(struct kpc_kcov_set *s, uint64_t words)
 {
 	struct kpc_kcov_buf *b = kpc_buf_of_self_locked(s), nb;
+	uint64_t page_words = sysconf(_SC_PAGESIZE) / sizeof(uint64_t);
 	void *area;
 	int ret;
 
-	if (words < 2)
+	if (words < 2 || words > INT32_MAX / sizeof(uint64_t))
 		return -EINVAL;
+	/* KCOV maps whole pages only: mmap wants exactly the size given to INIT. */
+	words = (words + page_words - 1) / page_words * page_words;
 	if (b) {
 		if (b->enabled) {
 			/*
-			 * Enabled for this tid: this thread, or one that exited
-			 * (the kernel disabled it then) whose tid was reused.
-			 * Enabling again tells them apart.
+			 * Enabled for this tid: this thread (KCOV_ENABLE says
+			 * EINVAL, the buffer is not in its INIT state), or one
+			 * that exited (the kernel reset it) whose tid was
+			 * reused. Enabling again tells them apart.
 			 */
 			ret = kpc_kcov_enable(b->fd, s->mode);
-			if (ret == -EBUSY)
+			if (ret == -EBUSY || ret == -EINVAL)
 				return b - s->bufs;
 			if (ret)
 				return ret;
@@ -455,6 +471,85 @@ static int kpc_drain_buf(struct kpc_kcov_set *s, struct kpc_kcov_buf *b, const u
 	return 0;
 }
 
+static void *kpc_drainer_main(void *p)
+{
+	struct kpc_kcov_set *s = p;
+	struct timespec t;
+
+	pthread_mutex_lock(&s->lock);
+	while (!s->drainer_stop) {
+		struct kpc_kcov_stats st;
+		uint32_t i;
+
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		t.tv_sec += s->drainer_ms / 1000;
+		t.tv_nsec += (long)(s->drainer_ms % 1000) * 1000000L;
+		if (t.tv_nsec >= 1000000000L) {
+			t.tv_sec++;
+			t.tv_nsec -= 1000000000L;
+		}
+		while (!s->drainer_stop && pthread_cond_timedwait(&s->drainer_cond, &s->lock, &t) != ETIMEDOUT)
+			;
+		if (s->drainer_stop)
+			break;
+		memset(&st, 0, sizeof(st));
+		for (i = 0; i < s->nbufs; i++)
+			if (s->bufs[i].area &&
+			    kpc_drain_buf(s, &s->bufs[i], s->drainer_ranges, s->drainer_nranges, &st))
+				break;
+		if (s->mode == KCOV_TRACE_CMP)
+			kpc_fold_cmps(s);
+		s->pending.records += st.records;
+		s->pending.in_ranges += st.in_ranges;
+		s->pending.overflows += st.overflows;
+		if (st.max_fill > s->pending.max_fill)
+			s->pending.max_fill = st.max_fill;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+/* Stops the drainer thread, if any; called with the lock held, returns with it held. */
+static void kpc_stop_drainer_locked(struct kpc_kcov_set *s)
+{
+	if (!s->drainer_on)
+		return;
+	s->drainer_stop = 1;
+	pthread_cond_broadcast(&s->drainer_cond);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->drainer, NULL);
+	pthread_mutex_lock(&s->lock);
+	s->drainer_on = 0;
+	s->drainer_stop = 0;
+}
+
+KPC_EXPORT int kpc_kcov_set_drainer(struct kpc_kcov_set *s, const uint64_t *ranges, uint32_t nranges,
+				    uint32_t interval_ms)
+{
+	sigset_t all, old;
+	int ret = 0;
+
+	if (!s || nranges > KPC_KCOV_DRAINER_RANGES || (nranges && !ranges))
+		return -EINVAL;
+	pthread_mutex_lock(&s->lock);
+	if (nranges)
+		memcpy(s->drainer_ranges, ranges, 2 * nranges * sizeof(uint64_t));
+	s->drainer_nranges = nranges;
+	s->drainer_ms = interval_ms;
+	if (!interval_ms) {
+		kpc_stop_drainer_locked(s);
+	} else if (!s->drainer_on) {
+		/* The drainer takes no signal of the process's. */
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		ret = -pthread_create(&s->drainer, NULL, kpc_drainer_main, s);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		s->drainer_on = !ret;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return ret;
+}
+
 KPC_EXPORT int64_t kpc_kcov_set_drain(struct kpc_kcov_set *s, const uint64_t *ranges,
 				      uint32_t nranges, struct kpc_kcov_stats *stats)
 {
@@ -471,6 +566,13 @@ KPC_EXPORT int64_t kpc_kcov_set_drain(struct kpc_kcov_set *s, const uint64_t *ra
 			ret = kpc_drain_buf(s, &s->bufs[i], ranges, nranges, &st);
 	if (s->mode == KCOV_TRACE_CMP)
 		kpc_fold_cmps(s);
+	/* What the drainer read since the last drain counts too. */
+	st.records += s->pending.records;
+	st.in_ranges += s->pending.in_ranges;
+	st.overflows += s->pending.overflows;
+	if (s->pending.max_fill > st.max_fill)
+		st.max_fill = s->pending.max_fill;
+	memset(&s->pending, 0, sizeof(s->pending));
 	st.threads = s->nbufs;
 	if (!ret)
 		ret = s->mode == KCOV_TRACE_CMP ? (int64_t)s->cmps.len : (int64_t)s->pcs.len;
@@ -567,6 +669,7 @@ KPC_EXPORT void kpc_kcov_set_free(struct kpc_kcov_set *s)
 	if (!s)
 		return;
 	pthread_mutex_lock(&s->lock);
+	kpc_stop_drainer_locked(s);
 	kpc_disable_locked(s);
 	for (i = 0; i < s->nbufs; i++)
 		kpc_buf_close(&s->bufs[i]);
@@ -576,6 +679,7 @@ KPC_EXPORT void kpc_kcov_set_free(struct kpc_kcov_set *s)
 	kpc_vec_free(&s->counts);
 	kpc_vec_free(&s->cmps);
 	pthread_cond_destroy(&s->round_cond);
+	pthread_cond_destroy(&s->drainer_cond);
 	pthread_mutex_destroy(&s->lock);
 	free(s->path);
 	free(s);

@@ -133,12 +133,15 @@ static void test_sites_are_the_callback_calls(void)
 	struct reloc_site want[512];
 	struct blob b;
 	int n, i, pcs = 0;
-	uint32_t k;
+	uint32_t k, calls = 0;
 
 	ASSERT(load_kcov_fixture(&b, 0) == 0);
 	n = relocation_sites(want, 512);
 	ASSERT(n > 10);
-	EXPECT_EQ(b.h->kcov_sites.count, n);
+	for (k = 0; k < b.h->kcov_sites.count; k++)
+		calls += SITE(&b, k)->kind == KPC_KCOV_SITE_CALL;
+	EXPECT(calls > 0);
+	EXPECT_EQ(b.h->kcov_sites.count - calls, n);
 	EXPECT_EQ(b.h->kcov_sites.entry_size, sizeof(struct kpc_blob_kcov_site));
 	for (i = 0; i < n; i++) {
 		int found = 0;
@@ -171,8 +174,7 @@ static void test_sites_are_the_callback_calls(void)
 		EXPECT_EQ(s->section, f->section);
 		EXPECT_EQ(s->section_offset, f->offset + s->offset);
 		EXPECT(s->offset >= 5 && s->offset <= f->size);
-		EXPECT(s->kind == KPC_KCOV_SITE_PC || s->kind == KPC_KCOV_SITE_CMP ||
-		       s->kind == KPC_KCOV_SITE_SWITCH);
+		EXPECT(s->kind >= KPC_KCOV_SITE_PC && s->kind <= KPC_KCOV_SITE_CALL);
 		if (s->kind == KPC_KCOV_SITE_CMP)
 			EXPECT((s->cmp_type >> 1) <= 3);
 		else
@@ -234,7 +236,7 @@ static void test_site_lines_are_their_blocks(void)
 
 		if (s->function == sw && s->kind == KPC_KCOV_SITE_SWITCH)
 			seen_switch = 1;
-		if (s->function != fi)
+		if (s->function != fi || s->kind == KPC_KCOV_SITE_CALL)
 			continue;
 		line = site_line(&b, s);
 		EXPECT(line >= decl && line <= join + 1);
@@ -304,6 +306,26 @@ static void test_kcov_bad_args(void)
 	close(fd);
 }
 
+/* The drainer thread starts, takes new ranges, stops; free stops it too. */
+static void test_drainer_lifecycle(void)
+{
+	static const uint64_t r[4] = { 1, 10, 20, 30 };
+	struct kpc_kcov_set *s;
+	struct kpc_kcov_stats st;
+
+	/* /dev/null opens: a set of no buffer, enough to drive the thread. */
+	ASSERT(kpc_kcov_set_new("/dev/null", KPC_KCOV_TRACE_PC, &s) == 0);
+	EXPECT_EQ(kpc_kcov_set_drainer(s, r, KPC_KCOV_DRAINER_RANGES + 1, 5), -EINVAL);
+	EXPECT_EQ(kpc_kcov_set_drainer(s, r, 2, 1), 0);
+	usleep(20000);
+	EXPECT_EQ(kpc_kcov_set_drainer(s, r, 1, 2), 0);
+	EXPECT_EQ(kpc_kcov_set_drainer(s, NULL, 0, 0), 0);
+	EXPECT_EQ(kpc_kcov_set_drain(s, r, 1, &st), 0);
+	EXPECT_EQ(st.records, 0);
+	EXPECT_EQ(kpc_kcov_set_drainer(s, r, 1, 1), 0);
+	kpc_kcov_set_free(s);
+}
+
 /* ------------------------------------------------------------------------
  * On a kernel with KCOV
  * ------------------------------------------------------------------------ */
@@ -370,12 +392,36 @@ static void test_kcov_overflow_is_told(void)
 	if (!have_kcov())
 		return;
 	ASSERT(kpc_kcov_set_new(NULL, KPC_KCOV_TRACE_PC, &s) == 0);
+	/* 4 words become one page: 511 records. */
 	ASSERT(kpc_kcov_set_enable(s, 4) == 0);
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 200; i++)
 		syscall(SYS_getppid);
 	kpc_kcov_set_drain(s, every_pc, 1, &st);
-	EXPECT_EQ(st.max_fill, 3);
+	EXPECT_EQ(st.max_fill, sysconf(_SC_PAGESIZE) / 8 - 1);
 	EXPECT_EQ(st.overflows, 1);
+	kpc_kcov_set_free(s);
+}
+
+/* A thread's one-page buffer does not fill while the drainer empties it. */
+static void test_kcov_drainer_keeps_up(void)
+{
+	struct kpc_kcov_set *s;
+	struct kpc_kcov_stats st;
+	int i;
+
+	if (!have_kcov())
+		return;
+	ASSERT(kpc_kcov_set_new(NULL, KPC_KCOV_TRACE_PC, &s) == 0);
+	ASSERT(kpc_kcov_set_enable(s, 4) == 0);
+	ASSERT(kpc_kcov_set_drainer(s, every_pc, 1, 1) == 0);
+	for (i = 0; i < 100; i++) {
+		syscall(SYS_getppid);
+		usleep(3000);
+	}
+	kpc_kcov_set_drainer(s, NULL, 0, 0);
+	kpc_kcov_set_drain(s, every_pc, 1, &st);
+	EXPECT(st.records > 2 * (uint64_t)(sysconf(_SC_PAGESIZE) / 8));
+	EXPECT_EQ(st.overflows, 0);
 	kpc_kcov_set_free(s);
 }
 
@@ -461,8 +507,10 @@ const struct kpc_test kpc_kcov_tests[] = {
 	{ "kcov_site_lines_are_their_blocks", test_site_lines_are_their_blocks },
 	{ "kcov_no_sites_without_instrumentation", test_no_sites_without_kcov },
 	{ "kcov_bad_arguments", test_kcov_bad_args },
+	{ "kcov_drainer_starts_and_stops", test_drainer_lifecycle },
 	{ "kcov_traces_the_calling_thread", test_kcov_traces_the_thread },
 	{ "kcov_overflow_is_told", test_kcov_overflow_is_told },
+	{ "kcov_drainer_keeps_up", test_kcov_drainer_keeps_up },
 	{ "kcov_barrier_enables_each_thread", test_kcov_barrier_enables_each_thread },
 	{ "kcov_comparison_operands", test_kcov_comparisons },
 	{ NULL, NULL },

@@ -120,12 +120,12 @@ static void dump(const struct blob *b, int summary)
 		}
 	}
 	for (i = 0; i < h->kcov_sites.count; i++) {
-		static const char *const kinds[] = { "?", "pc", "cmp", "switch" };
+		static const char *const kinds[] = { "?", "pc", "cmp", "switch", "call" };
 		const struct kpc_blob_kcov_site *k = ENTRY(b, kcov_sites, struct kpc_blob_kcov_site, i);
 
 		printf("kcov %s+%#llx %s type %u", str(b, ENTRY(b, sections, struct kpc_blob_section,
 								  k->section)->name),
-		       (unsigned long long)k->section_offset, kinds[k->kind < 4 ? k->kind : 0],
+		       (unsigned long long)k->section_offset, kinds[k->kind < 5 ? k->kind : 0],
 		       k->cmp_type);
 		if (k->function != KPC_BLOB_NONE)
 			printf(" %s+%#x", str(b, ENTRY(b, functions, struct kpc_blob_function,

@@ -110,7 +110,8 @@ test('a block with two callbacks counts once per run of the block: the largest c
 test('every function\'s entry probe has a callback; blind probes are the blocks without one', () => {
   for (const f of plan.functions) assert.ok(!map.blind.includes(f.entryProbe!), f.name)
   const seen = new Set(map.targets.flatMap((t) => t.sections.flatMap((s) => s.probes)))
-  for (let i = 0; i < plan.probes.length; i++) assert.equal(map.blind.includes(i), !seen.has(i), `probe ${i}`)
+  const derived = new Set(map.derived.map(([p]) => p))
+  for (let i = 0; i < plan.probes.length; i++) assert.equal(map.blind.includes(i), !seen.has(i) && !derived.has(i), `probe ${i}`)
   assert.ok(map.blind.length < plan.probes.length / 4, `${map.blind.length} blind of ${plan.probes.length}`)
   // A blind probe is not instrumented, so its lines are misses only if another probe proves them.
   const mapper = createCoverageMapper(plan, (i) => map.blind.includes(i), { root })
@@ -192,4 +193,30 @@ test('a PC is placed with the first set of addresses that holds it: a module unl
   assert.deepEqual([...hits.values()], [5n])
   // With the current addresses only, the old PC is not placed at all.
   assert.deepEqual([...probeHits(map, countSites(map, [[oldPc, 2n], [newPc, 3n]], [[moved]], 0n)).values()], [3n])
+})
+
+test('a block without a callback, entered only by one arm of one jump, counts the jump\'s block minus the other arm', () => {
+  assert.ok(map.derived.length > 0, 'the fixture has such a block')
+  const sec = map.targets[0]!.sections.find((x) => x.name === '.text')!
+  const base = bases().get('.text')!
+  const pcOfProbe = (probe: number) => base + BigInt(sec.pcs[sec.probes.indexOf(probe)]!)
+  const [probe, plus, minus] = map.derived.find(([, a, b]) => sec.probes.includes(a) && sec.probes.includes(b))!
+  // The jump's block ran 5 times, the other arm twice: this arm 3 times.
+  let hits = probeHits(map, countSites(map, [[pcOfProbe(plus), 5n], [pcOfProbe(minus), 2n]], [[bases()]], 0n))
+  assert.equal(hits.get(probe), 3n)
+  // Every run took the other arm: this one did not run.
+  hits = probeHits(map, countSites(map, [[pcOfProbe(plus), 4n], [pcOfProbe(minus), 4n]], [[bases()]], 0n))
+  assert.equal(hits.get(probe), undefined)
+  // Its lines are statements of the map (not instrumented only when blind).
+  const mapper = createCoverageMapper(plan, (i) => map.blind.includes(i), { root })
+  assert.ok(!mapper.notInstrumented.some((n) => plan.probes[probe]!.lines.some(([, l]) => l === n.line) &&
+    !plan.probes.some((p, i) => i !== probe && !map.blind.includes(i) && p.lines.some(([, l]) => l === n.line))))
+})
+
+test('a PC at the return address of another call (a callee tail-calling the callback) is neither counted nor unknown', () => {
+  const call = (di.kcovSites ?? []).find((x) => x.kind === 'call' && x.section === sectionIndex('.text'))!
+  assert.ok(call)
+  const sites = countSites(map, [[pcOf(call), 1n]], [[bases()]], 0n)
+  assert.equal(sites.unknown, 0)
+  assert.equal(sites.counts.size, 0)
 })

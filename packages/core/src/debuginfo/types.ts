@@ -43,8 +43,12 @@ export interface KcovSite {
   function?: number
   /** Return address - the function's symbol. */
   offset: number
-  /** trace_pc (coverage), cmp (comparison operands) or switch. */
-  kind: 'pc' | 'cmp' | 'switch'
+  /**
+   * trace_pc (coverage), cmp (comparison operands), switch, or call: any
+   * other call, whose return address KCOV records when the callee's last
+   * block tail-calls a callback.
+   */
+  kind: 'pc' | 'cmp' | 'switch' | 'call'
   /** cmp: KCOV_CMP_SIZE(log2 bytes) | KCOV_CMP_CONST, as KCOV records the type. */
   cmpType: number
 }
@@ -87,6 +91,13 @@ export interface DebugFunction {
    * conditional branch or its successor is.
    */
   blockStarts?: number[]
+  /**
+   * Optional (blobs that say why a block starts): which of blockStarts are
+   * targets of direct jumps (sorted), which follow a jump, return or trap
+   * (no fall-in; sorted), and whether the function jumps through a register
+   * or a table (to places not known). Absent: not known.
+   */
+  blockKinds?: { jumpTargets: number[]; afterEnds: number[]; indirectJumps: boolean }
   /** Ranges into lines / branches. */
   firstLine: number
   nrLines: number

@@ -29,9 +29,13 @@ export function locatePreload(env: NodeJS.ProcessEnv = process.env): string {
  * PCs there, which drops the rest of the kernel early.
  */
 export function moduleArea(kaslr: bigint): string {
-  const lo = 0xffffffffa0000000n - kaslr
-  const hi = 0xffffffffff000000n - kaslr
-  return `${lo.toString(16)}-${hi.toString(16)}`
+  const r = moduleAreaRange(kaslr)
+  return `${r[0]!.toString(16)}-${r[1]!.toString(16)}`
+}
+
+/** moduleArea() as a [lo, hi) pair for KcovTracer.drain. */
+export function moduleAreaRange(kaslr: bigint): BigUint64Array {
+  return BigUint64Array.of(0xffffffffa0000000n - kaslr, 0xffffffffff000000n - kaslr)
 }
 
 export interface PreloadOptions {

@@ -109,6 +109,16 @@ export class KcovTracer {
     return { threads: this.info().enabled, errors }
   }
 
+  /**
+   * Drains every intervalMs on a thread of its own (see kpc_kcov_set_drainer),
+   * keeping the records in `ranges`; 0 stops it.
+   */
+  startDrainer(ranges: BigUint64Array, nranges: number, intervalMs: number): void {
+    const words = ranges.length >= 2 ? ranges : new BigUint64Array(2)
+    const ret = native.kpcKcovSetDrainer(this.#ready('startDrainer'), bytes(words), nranges, intervalMs)
+    if (ret < 0) throw errnoError(ret, `starting KCOV's drainer failed: ${errnoMessage(ret)}`)
+  }
+
   /** Stops tracing the calling thread (its records stay to be drained). */
   disableThisThread(): void {
     const ret = native.kpcKcovSetDisable(this.#ready('disable'))

@@ -16,8 +16,11 @@
  * for the test file whose take() reads it. Not traced: worker_threads the
  * tests start, static or set-uid programs, children still running at
  * take() (counted for the next file), and interrupts. The buffers are
- * drained every DRAIN_MS while the event loop turns, so a long test file
- * does not fill them.
+ * drained every DRAIN_MS by a thread of the tracer's own (a synchronous
+ * stretch of JavaScript, e.g. Jest loading a test file, does not stop it),
+ * keeping what lands in the module area; where the modules are is read at
+ * each take() and every BASES_MS while the event loop turns, and each PC is
+ * placed with the addresses the modules had (kcov/map.ts countSites).
  *
  * State: attach() -> [ready()] -> take() ... -> close(); take() is allowed
  * any number of times. attach() again after close() traces the thread again.
@@ -27,8 +30,8 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { KprobecovError } from '../errors.ts'
 import type { WorkerSample } from '../testrun/sample.ts'
-import { countSites, KcovResolver, probeHits, type KcovMap, type TargetBases } from './map.ts'
-import { preloadEnv, readPreloadRecords, targetBases } from './preload.ts'
+import { countSites, probeHits, type KcovMap, type TargetBases } from './map.ts'
+import { moduleAreaRange, preloadEnv, readPreloadRecords, targetBases } from './preload.ts'
 import { moduleSectionBases } from './system.ts'
 import { KcovTracer, uvThreadPoolSize } from './tracer.ts'
 
@@ -76,7 +79,8 @@ export interface KcovSampleStats {
   poolError?: string
 }
 
-const DRAIN_MS = 200
+const DRAIN_MS = 100
+const BASES_MS = 200
 /** Pool threads do less of a test's kernel work: smaller buffers, at least this many records. */
 const MIN_POOL_RECORDS = 1 << 16
 
@@ -98,6 +102,7 @@ function processState(shared: KcovShared): ProcessState {
   let st = global[KEY]
   if (!st || st.tracer.closed) {
     st = { tracer: KcovTracer.open('pc', shared.path), pool: undefined, poolError: undefined, maps: new Map(), childDir: undefined }
+    st.tracer.startDrainer(moduleAreaRange(BigInt(shared.kaslr)), 1, DRAIN_MS)
     global[KEY] = st
   }
   return st
@@ -145,7 +150,6 @@ export class KcovWorker {
   readonly #shared: KcovShared
   readonly #st: ProcessState
   readonly #map: KcovMap
-  readonly #resolver: KcovResolver
   readonly #kaslr: bigint
   #timer: ReturnType<typeof setInterval> | undefined
   #records = 0
@@ -159,7 +163,6 @@ export class KcovWorker {
     this.#shared = shared
     this.#st = st
     this.#map = map
-    this.#resolver = new KcovResolver(map)
     this.#kaslr = BigInt(shared.kaslr)
   }
 
@@ -189,7 +192,7 @@ export class KcovWorker {
       } catch (e) {
         w.#error ??= e // told by the next take()
       }
-    }, DRAIN_MS)
+    }, BASES_MS)
     w.#timer.unref()
     return w
   }
@@ -248,8 +251,7 @@ export class KcovWorker {
     const bases = this.#map.targets.map((t) => moduleSectionBases(t.module, t.sections.map((s) => s.name)))
     const key = (b: TargetBases) => b.map((m) => (m ? [...m].map(([k, v]) => `${k}=${v}`).join(',') : '-')).join(';')
     this.#seen = [bases, ...this.#seen.filter((b) => key(b) !== key(bases))].slice(0, 8)
-    this.#resolver.setBases(bases, this.#kaslr)
-    const s = this.#st.tracer.drain(this.#resolver.rangeWords(), this.#resolver.rangeCount)
+    const s = this.#st.tracer.drain(moduleAreaRange(this.#kaslr), 1)
     this.#records += s.records
     this.#overflows += s.overflows
   }

@@ -135,7 +135,7 @@ export const BlobHeader = {
 } as const
 /** struct kpc_blob_kcov_site */
 export const BlobKcovSite = { SIZE: 24, section_offset: 0, section: 8, function: 12, offset: 16, kind: 20, cmp_type: 22 } as const
-export const KcovSiteKind = { PC: 1, CMP: 2, SWITCH: 3 } as const
+export const KcovSiteKind = { PC: 1, CMP: 2, SWITCH: 3, CALL: 4 } as const
 
 /** struct kpc_kcov_stats */
 export const KcovStats = { SIZE: 64, threads: 0, records: 8, in_ranges: 16, overflows: 24, max_fill: 32 } as const
@@ -148,7 +148,9 @@ export const KCOV_CMP_CONST = 1
 export const KCOV_CMP_SIZE_SHIFT = 1
 
 /** struct kpc_blob_block_start */
-export const BlobBlockStart = { SIZE: 8, function: 0, offset: 4 } as const
+export const BlobBlockStart = { SIZE: 8, function: 0, offset: 4, kind: 8 } as const
+/** struct kpc_blob_block_start.kind (entries of 12 bytes or more) */
+export const BlockStartKind = { JUMP_TARGET: 1, AFTER_END: 2, AFTER_INDIRECT: 3 } as const
 export const BlobFlag = {
   REL: 1 << 0,
   SPLIT_DEBUG: 1 << 1,

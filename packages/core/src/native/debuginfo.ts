@@ -23,6 +23,7 @@ import {
   BLOB_NONE,
   BLOB_VERSION,
   BlobBlockStart,
+  BlockStartKind,
   BlobBranch,
   BlobFlag,
   BlobFunction,
@@ -273,6 +274,17 @@ export function parseDebugInfo(blob: Uint8Array, path?: string): DebugInfo {
     const offset = u32(at + BlobBlockStart.offset)
     const starts = (fn.blockStarts ??= [])
     if (starts[starts.length - 1] !== offset) starts.push(offset)
+    if (blockStartsT.stride >= BlobBlockStart.kind + 4) {
+      const k = (fn.blockKinds ??= { jumpTargets: [], afterEnds: [], indirectJumps: false })
+      const kind = u32(at + BlobBlockStart.kind)
+      if (kind === BlockStartKind.JUMP_TARGET && k.jumpTargets[k.jumpTargets.length - 1] !== offset) k.jumpTargets.push(offset)
+      if ((kind === BlockStartKind.AFTER_END || kind === BlockStartKind.AFTER_INDIRECT) && k.afterEnds[k.afterEnds.length - 1] !== offset) k.afterEnds.push(offset)
+      if (kind === BlockStartKind.AFTER_INDIRECT) k.indirectJumps = true
+    }
+  }
+  // A blob with kinds says it for every function, those without block starts too.
+  if (blockStartsT.stride >= BlobBlockStart.kind + 4) {
+    for (const fn of functions) fn.blockKinds ??= { jumpTargets: [], afterEnds: [], indirectJumps: false }
   }
 
   const lines: DebugLine[] = new Array(linesT.count)
@@ -315,7 +327,9 @@ export function parseDebugInfo(blob: Uint8Array, path?: string): DebugInfo {
     }
   }
 
-  const kinds: Record<number, KcovSite['kind']> = { [KcovSiteKind.PC]: 'pc', [KcovSiteKind.CMP]: 'cmp', [KcovSiteKind.SWITCH]: 'switch' }
+  const kinds: Record<number, KcovSite['kind']> = {
+    [KcovSiteKind.PC]: 'pc', [KcovSiteKind.CMP]: 'cmp', [KcovSiteKind.SWITCH]: 'switch', [KcovSiteKind.CALL]: 'call',
+  }
   const kcovSites: KcovSite[] = []
   for (let i = 0; i < kcovSitesT.count; i++) {
     const at = kcovSitesT.offset + i * kcovSitesT.stride

@@ -192,6 +192,9 @@ export const kpcKcovSetEnableBarrierInPool = (set: bigint, words: bigint, n: num
   }) as Promise<number>
 }
 export const kpcKcovSetDisable = (set: bigint): number => int('kpc_kcov_set_disable', [U64], [set])
+/** ranges: u64[2 * nranges] (at least 2) */
+export const kpcKcovSetDrainer = (set: bigint, ranges: Out, nranges: number, intervalMs: number): number =>
+  int('kpc_kcov_set_drainer', [U64, Buf, U32, U32], [set, ranges, nranges, intervalMs])
 /** ranges: u64[2 * nranges] (at least 2); stats: struct kpc_kcov_stats (64 bytes) */
 export const kpcKcovSetDrain = (set: bigint, ranges: Out, nranges: number, stats: Out): number =>
   i64('kpc_kcov_set_drain', [U64, Buf, U32, Buf], [set, ranges, nranges, stats])
