@@ -4,6 +4,10 @@
 #                   node_modules) and write build/setup.env; seconds when nothing is missing
 #   make build      the kernel module, the selftests, the benchmarks and the example driver,
 #                   against KDIR; the packages' JavaScript (packages/*/dist)
+#   make debug-kernel  build (once; cached) the debug kernel, write build/debug-kernel.env
+#   make build-debug   the modules of `make build` again, against the debug kernel, in
+#                   build/debug/ (build/debug/kmod/kprobecov.ko, build/debug/kmod/tests/target/,
+#                   build/debug/bench/, build/debug/examples/kvstore/driver/kvstore.ko)
 #   make typecheck  TypeScript of every package
 #   make test       setup, build, host checks, one guest boot for the kernel suites, then
 #                   make demo, its output checked; the last line is the totals: `N passed, M failed`
@@ -25,8 +29,10 @@ BENCH_TIMEOUT ?= 3000
 # Recipes read the values that scripts/setup.sh resolved (KVER, KDIR, KERNEL_IMAGE,
 # KERNEL_MODULES, NODE_BIN, PNPM) and export them to what they run.
 ENV := set -a && . ./build/setup.env && set +a &&
+# And those of scripts/debug-kernel.sh (DEBUG_KERNEL_IMAGE, DEBUG_KDIR, DEBUG_KVER).
+DEBUG_ENV := set -a && . ./build/setup.env && . ./build/debug-kernel.env && set +a &&
 
-.PHONY: setup build typecheck demo test bench clean
+.PHONY: setup build debug-kernel build-debug typecheck demo test bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -39,6 +45,23 @@ build: setup
 	$(MAKE) -C bench KDIR="$$KDIR" && \
 	$(MAKE) -C examples/kvstore/driver KDIR="$$KDIR" && \
 	"$$PNPM" -s build
+
+debug-kernel: setup
+	@bash scripts/debug-kernel.sh
+
+# kbuild of 6.1 writes an external module's objects next to its sources: the sources are
+# copied to build/debug/ (mtimes kept, so unchanged files are not rebuilt) and built there.
+# Their debug info names the sources in the tree (-ffile-prefix-map), so that reports of
+# the debug builds show the same paths as those of the stock ones.
+DEBUG_SOURCES := kmod bench examples/kvstore/driver
+build-debug: build debug-kernel
+	@find $(DEBUG_SOURCES) -type f \( -name '*.[ch]' -o -name Makefile -o -name Kbuild -o -name '*.sh' \) \
+		! -name '*.mod.c' ! -name 'kpc_sites_[0-9]*.c' | cpio --quiet -pdm build/debug
+	@$(DEBUG_ENV) set -- KDIR="$$DEBUG_KDIR" KCFLAGS=-ffile-prefix-map=$(CURDIR)/build/debug/=$(CURDIR)/ && \
+	$(MAKE) -C build/debug/kmod "$$@" && \
+	$(MAKE) -C build/debug/kmod/tests/target "$$@" && \
+	$(MAKE) -C build/debug/bench "$$@" && \
+	$(MAKE) -C build/debug/examples/kvstore/driver "$$@"
 
 typecheck: setup
 	@$(ENV) "$$PNPM" -s typecheck

@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 # Find two line-probe sites in each probed function of a built module, both
 # instruction boundaries after the fentry call (offset 0):
-#   A: the first instruction after the fentry call, at least 5 bytes long, so
-#      that the jump of an optimized kprobe replaces it alone;
+#   A: the first instruction after the fentry call that is at least 5 bytes
+#      long, so that the jump of an optimized kprobe replaces it alone (right
+#      after the call on a stock kernel; in a KCOV build, after the saves and
+#      the call of __sanitizer_cov_trace_pc that come first);
 #   B: the next instruction, a mid-function site.
 # (With the functions of kpc_bench/kpc_sites, kprobes can optimize A into a
 # jump, while B's 5-byte window takes in a shift by an immediate, which x86
@@ -36,14 +38,22 @@ function plain(k) {
 }
 function finish() {
 	if (name == "") return
+	site = 1
 	if (n < 4 || insn_off[0] != 0 || insn_len[0] != 5 || insn_mn[0] != "call") {
 		printf "line-offsets.sh: %s: unexpected code shape (no fentry call first)\n", name > "/dev/stderr"
 		bad = 1
-	} else if (!plain(1) || insn_len[1] < 5 || !plain(2) || insn_off[n - 1] - insn_off[2] < 5) {
-		printf "line-offsets.sh: %s: unexpected code shape (%s, %s)\n", name, insn_mn[1], insn_mn[2] > "/dev/stderr"
-		bad = 1
+	} else {
+		# Past calls and short instructions, not past a jump or a return.
+		while (site < n - 1 && (!plain(site) || insn_len[site] < 5) &&
+		       insn_b0[site] != "cc" && insn_mn[site] !~ /^(jmp|ret|int3|j|loop)/)
+			site++
+		if (!plain(site) || insn_len[site] < 5 || !plain(site + 1) ||
+		    insn_off[n - 1] - insn_off[site + 1] < 5) {
+			printf "line-offsets.sh: %s: unexpected code shape (%s, %s)\n", name, insn_mn[1], insn_mn[2] > "/dev/stderr"
+			bad = 1
+		}
 	}
-	printf "%s %s 0x%x 0x%x %s %s\n", module, name, insn_off[1], insn_off[2], insn_mn[1], insn_mn[2]
+	printf "%s %s 0x%x 0x%x %s %s\n", module, name, insn_off[site], insn_off[site + 1], insn_mn[site], insn_mn[site + 1]
 	count++
 	name = ""
 }
