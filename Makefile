@@ -7,13 +7,17 @@
 #   make debug-kernel  build (once; cached) the debug kernel, write build/debug-kernel.env
 #   make build-debug   the modules of `make build` again, against the debug kernel, in
 #                   build/debug/ (build/debug/kmod/kprobecov.ko, build/debug/kmod/tests/target/,
-#                   build/debug/bench/, build/debug/examples/kvstore/driver/kvstore.ko)
+#                   build/debug/bench/, build/debug/examples/kvstore/driver/kvstore.ko), and
+#                   the debug kernel's source files that tests read, in build/debug/kernel-src/
 #   make typecheck  TypeScript of every package
-#   make test       setup, build, host checks, one guest boot for the kernel suites, then
-#                   make demo, its output checked; the last line is the totals: `N passed, M failed`
+#   make test       setup, build, build-debug, host checks, one guest boot of the stock kernel
+#                   for the kernel suites, make demo with its output checked, then one boot of
+#                   the debug kernel for the kernel suites again, built-in code and KCOV; the
+#                   last line is the totals: `N passed, M failed`
 #   make demo       setup, build, then the example driver's Vitest suite with kernel coverage
 #                   in a guest; prints the coverage summary and where the HTML report is
-#   make bench      setup, build, then one guest boot that writes BENCHMARKS.md
+#   make bench      setup, build, build-debug, then one guest boot of the stock kernel and
+#                   one of the debug kernel (KCOV against kprobecov) that write BENCHMARKS.md
 #   make clean      build outputs (not node_modules, not the cache of kernels and Node)
 
 SHELL := /bin/bash
@@ -23,7 +27,11 @@ RESULTS := build/test-results
 # Suites that must report, besides whatever else writes $(RESULTS)/*.result.
 HOST_SUITES := typecheck native core
 GUEST_SUITES := core-guest core-guest-cli frontends
+# The debug guest's suites (kmod/tests/run-in-debug-guest.sh), named debug-<suite>.
+DEBUG_SUITES := $(addprefix debug-,abi_test probes_test module_test attach_test events_test \
+	stress_test core-guest core-guest-cli kmod-unload vmlinux kcov)
 GUEST_TIMEOUT ?= 1200
+DEBUG_GUEST_TIMEOUT ?= 2400
 BENCH_TIMEOUT ?= 3000
 
 # Recipes read the values that scripts/setup.sh resolved (KVER, KDIR, KERNEL_IMAGE,
@@ -54,6 +62,9 @@ debug-kernel: setup
 # Their debug info names the sources in the tree (-ffile-prefix-map), so that reports of
 # the debug builds show the same paths as those of the stock ones.
 DEBUG_SOURCES := kmod bench examples/kvstore/driver
+# Files of the debug kernel's own tree that tests read (built-in code measured against its
+# source), from the tarball it was built from (linux-source-<major>.<minor>).
+DEBUG_KERNEL_FILES := kernel/sys.c
 build-debug: build debug-kernel
 	@find $(DEBUG_SOURCES) -type f \( -name '*.[ch]' -o -name Makefile -o -name Kbuild -o -name '*.sh' \) \
 		! -name '*.mod.c' ! -name 'kpc_sites_[0-9]*.c' | cpio --quiet -pdm build/debug
@@ -62,6 +73,13 @@ build-debug: build debug-kernel
 	$(MAKE) -C build/debug/kmod/tests/target "$$@" && \
 	$(MAKE) -C build/debug/bench "$$@" && \
 	$(MAKE) -C build/debug/examples/kvstore/driver "$$@"
+	@$(DEBUG_ENV) v=$${DEBUG_KVER%%-*}; tarball=/usr/src/linux-source-$${v%.*}.tar.xz; \
+	stamp=build/debug/kernel-src/.from-$$(basename "$$tarball"); \
+	if [ ! -f "$$stamp" ] || [ "$$tarball" -nt "$$stamp" ]; then \
+		rm -rf build/debug/kernel-src && mkdir -p build/debug/kernel-src && \
+		tar -xJf "$$tarball" -C build/debug/kernel-src --strip-components=1 \
+			$(addprefix linux-source-$${v%.*}/,$(DEBUG_KERNEL_FILES)) && touch "$$stamp"; \
+	fi
 
 typecheck: setup
 	@$(ENV) "$$PNPM" -s typecheck
@@ -72,25 +90,35 @@ demo: build
 # A suite's failure is written to its result, not returned, so that every suite runs and
 # the totals come last. The guest run is a suite of its own: it fails when a command in it
 # fails or when the guest's kernel log shows a warning, lockdep or KASAN report, etc.
-test: build
+test: build build-debug
 	@rm -rf $(RESULTS) && mkdir -p $(RESULTS)
 	@$(ENV) if "$$PNPM" -s typecheck; then r='passed 1 failed 0'; else r='passed 0 failed 1'; fi; \
 	echo "$$r" >$(RESULTS)/typecheck.result
 	@$(ENV) $(MAKE) -s -C native test KDIR="$$KDIR" RESULT=$(CURDIR)/$(RESULTS)/native.result || true
-	@$(ENV) PATH="$$(dirname "$$NODE_BIN"):$$PATH" scripts/node-suite.sh $(RESULTS)/core.result \
-		packages/core/test/*.test.ts
+	@$(DEBUG_ENV) PATH="$$(dirname "$$NODE_BIN"):$$PATH" \
+		KPROBECOV_DEBUG_VMLINUX=$$(dirname "$$DEBUG_KERNEL_IMAGE")/vmlinux \
+		scripts/node-suite.sh $(RESULTS)/core.result packages/core/test/*.test.ts
 	@if scripts/guest-run.sh --timeout $(GUEST_TIMEOUT) -- kmod/tests/run-in-guest.sh $(RESULTS); \
 	then r='passed 1 failed 0'; else r='passed 0 failed 1'; fi; \
 	echo "$$r" >$(RESULTS)/guest-run.result
 	@$(ENV) status=0; $(MAKE) -s demo 2>&1 | tee $(RESULTS)/demo.log || status=$$?; \
 	DEMO_LOG=$(RESULTS)/demo.log DEMO_STATUS=$$status PATH="$$(dirname "$$NODE_BIN"):$$PATH" \
 		scripts/node-suite.sh $(RESULTS)/demo.result examples/kvstore/test/demo/*.test.ts
-	@scripts/totals.sh $(RESULTS) $(HOST_SUITES) guest-run $(GUEST_SUITES) demo
+	@$(DEBUG_ENV) export KPROBECOV_DEBUG_VMLINUX=$$(dirname "$$DEBUG_KERNEL_IMAGE")/vmlinux \
+		KPROBECOV_KERNEL_SRC=$(CURDIR)/build/debug/kernel-src; \
+	if scripts/guest-run.sh --kernel "$$DEBUG_KERNEL_IMAGE" --timeout $(DEBUG_GUEST_TIMEOUT) \
+		--out build/debug-guest -- kmod/tests/run-in-debug-guest.sh $(RESULTS)/debug; \
+	then r='passed 1 failed 0'; else r='passed 0 failed 1'; fi; \
+	echo "$$r" >$(RESULTS)/debug-guest-run.result; \
+	for f in $(RESULTS)/debug/*.result; do [ -f "$$f" ] && cp "$$f" "$(RESULTS)/debug-$${f##*/}"; done; true
+	@scripts/totals.sh $(RESULTS) $(HOST_SUITES) guest-run $(GUEST_SUITES) demo debug-guest-run $(DEBUG_SUITES)
 
-bench: build
+bench: build build-debug
 	@scripts/guest-run.sh --timeout $(BENCH_TIMEOUT) -- sh -c \
 		'bench/run-in-guest.sh BENCHMARKS.md && packages/core/bench/run-in-guest.sh BENCHMARKS.md && \
 		examples/kvstore/bench/run-in-guest.sh BENCHMARKS.md'
+	@$(DEBUG_ENV) scripts/guest-run.sh --kernel "$$DEBUG_KERNEL_IMAGE" --timeout $(BENCH_TIMEOUT) \
+		--out build/kcov-bench-guest -- bench/kcov/run-in-guest.sh BENCHMARKS.md
 	@$(ENV) { echo '## Planning and reports (`make bench`, host)'; echo; \
 		echo "Measured $$(date -u '+%Y-%m-%d %H:%M') UTC on the host with Node $$("$$NODE_BIN" --version); best and median of 5 runs."; echo; \
 		"$$NODE_BIN" packages/core/bench/plan-report.ts --runs 5; } >build/plan-report.md && \

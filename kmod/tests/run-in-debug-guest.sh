@@ -1,0 +1,54 @@
+#!/bin/sh
+# The kernel suites again, in a throw-away guest of the debug kernel (KCOV, lockdep,
+# KASAN, DEBUG_ATOMIC_SLEEP, DWARF: scripts/debug-kernel.sh), as root, with the modules
+# that `make build-debug` built against it (build/debug/). `make test` runs it as
+#
+#   scripts/guest-run.sh --kernel "$DEBUG_KERNEL_IMAGE" -- kmod/tests/run-in-debug-guest.sh RESULT_DIR
+#
+# In one boot, each writing RESULT_DIR/<suite>.result ("passed N failed M") and its log:
+#   1. the C selftests and @kprobecov/core's guest tests: kmod/tests/run-in-guest.sh with
+#      the debug build's modules and KPROBECOV_GUEST_SUITES=core-guest (the example's
+#      front ends run in 3, under both backends);
+#   2. built-in code: packages/core/test/debug-guest/*.test.ts against the debug kernel's
+#      own vmlinux ($KPROBECOV_DEBUG_VMLINUX, with DWARF) and its sources
+#      ($KPROBECOV_KERNEL_SRC: the files of the kernel's tree the tests read) -> vmlinux;
+#   3. the KCOV backend: packages/core/test/kcov/run-in-guest.sh -> kcov.
+# Every suite runs whatever the others did. guest-run.sh fails the run on a kernel warning,
+# lockdep or KASAN report in the guest's log; each suite also counts one in its own window.
+# Exits 1 if anything failed, 2 on bad usage or when this is not the debug kernel.
+set -u
+
+[ $# -eq 1 ] || { echo "usage: $0 RESULT_DIR" >&2; exit 2; }
+results=$(mkdir -p "$1" && cd "$1" && pwd) || exit 2
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+case $(uname -r) in
+*-kprobecov-debug) ;;
+*) echo "run-in-debug-guest: $(uname -r) is not the debug kernel: boot it with scripts/guest-run.sh --kernel \"\$DEBUG_KERNEL_IMAGE\"" >&2; exit 2 ;;
+esac
+: "${KPROBECOV_DEBUG_VMLINUX:?the debug kernel's vmlinux (make test sets it)}"
+: "${KPROBECOV_KERNEL_SRC:?the debug kernel's sources (make test sets it)}"
+
+KPROBECOV_KO=$root/build/debug/kmod/kprobecov.ko
+KPROBECOV_TARGET_KO=$root/build/debug/kmod/tests/target/kpc_target.ko
+KPROBECOV_KVSTORE_KO=$root/build/debug/examples/kvstore/driver/kvstore.ko
+KPROBECOV_NODE_FLAGS=${KPROBECOV_NODE_FLAGS:---liftoff-only}
+export KPROBECOV_KO KPROBECOV_TARGET_KO KPROBECOV_KVSTORE_KO KPROBECOV_NODE_FLAGS
+status=0
+
+echo "# ==== selftests and core (debug kernel $(uname -r))"
+KPROBECOV_GUEST_SUITES=core-guest "$here/run-in-guest.sh" "$results" || status=1
+
+echo "# ==== built-in code (vmlinux)"
+if insmod "$KPROBECOV_KO"; then
+	"$root/scripts/node-suite.sh" "$results/vmlinux.result" "$root"/packages/core/test/debug-guest/*.test.ts \
+		2>&1 | tee "$results/vmlinux.log"
+	rmmod kprobecov || { echo "run-in-debug-guest: kprobecov does not unload after the vmlinux tests" >&2; status=1; }
+else
+	echo "passed 0 failed 1" >"$results/vmlinux.result"
+fi
+grep -qx 'passed [0-9]* failed 0' "$results/vmlinux.result" || status=1
+
+echo "# ==== KCOV backend"
+"$root/packages/core/test/kcov/run-in-guest.sh" "$results" || status=1
+exit "$status"
