@@ -130,7 +130,7 @@ function vmlinuxGlobs(spec: KprobecovModuleOption, name: string, fail: (what: st
       fail(`.${key} must be an array of globs (non-empty strings), e.g. ${key}: ${GLOB_EXAMPLES[key]}`)
     }
     if (name !== VMLINUX) fail(`.${key} chooses built-in code: it goes with name: 'vmlinux' (a module is measured whole)`)
-    out[key] = [...(v as string[])]
+    if ((v as string[]).length > 0) out[key] = [...(v as string[])]
   }
   if (name === VMLINUX && out.sources === undefined && out.functions === undefined) {
     fail(` (vmlinux) needs sources or functions globs, e.g. sources: ${GLOB_EXAMPLES.sources}: all of the kernel is too many probes`)
