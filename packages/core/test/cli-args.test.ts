@@ -4,7 +4,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync, spawnSync } from 'node:child_process'
 import { resolve } from 'node:path'
-import { COMMANDS, parseCommandLine } from '../src/cli/args.ts'
+import { COMMANDS, doctorOptions, parseCommandLine, runOptions, statusOptions } from '../src/cli/args.ts'
 import { errorLine } from '../src/cli/main.ts'
 import { KprobecovError } from '../src/errors.ts'
 import { cli } from './cli-helpers.ts'
@@ -25,7 +25,20 @@ const USAGE: Array<[argv: string[], message: string]> = [
   [['run', '-m', 'my drv', '--', 'true'], `kprobecov run: --module wants NAME or NAME=PATH.ko, not 'my drv'${see('run')}`],
   [['run', '-m', 'mydrv=', '--', 'true'], `kprobecov run: --module wants NAME or NAME=PATH.ko, not 'mydrv='${see('run')}`],
   [['run', '-m', 'my-drv', '-m', 'my_drv=x.ko', '--', 'true'], `kprobecov run: --module my_drv is given twice${see('run')}`],
-  [['run', '-m', 'vmlinux', '--', 'true'], `kprobecov run: --module vmlinux is not supported by the CLI: measure a loadable module${see('run')}`],
+  ...(['run', 'status', 'unhit', 'callers', 'paths', 'trace', 'watch', 'doctor'] as const).flatMap((c): Array<[string[], string]> => {
+    const after = c === 'run' || c === 'trace' ? ['--', 'true'] : []
+    const func = c === 'callers' ? ['f'] : []
+    return [
+      [[c, ...func, '-m', 'vmlinux', ...after], `kprobecov ${c}: --module vmlinux needs --sources GLOB or --functions GLOB, e.g. --sources 'fs/ext4/**': all of the kernel is too many probes${see(c)}`],
+      [[c, ...func, '-m', 'mydrv', '--sources', 'fs/ext4/**', ...after], `kprobecov ${c}: --sources chooses built-in code: it goes with --module vmlinux (a module is measured whole)${see(c)}`],
+      [[c, ...func, '-m', 'vmlinux=/boot/vmlinux', '--functions', '', ...after], `kprobecov ${c}: --functions needs a glob, e.g. --sources 'fs/ext4/**' or --functions '__x64_sys_*'${see(c)}`],
+    ]
+  }),
+  [['status', '--functions', 'ext4_*'], `kprobecov status: --functions chooses built-in code: it goes with --module vmlinux (a module is measured whole)${see('status')}`],
+  [['doctor', '--sources', 'kernel/sys.c'], `kprobecov doctor: --sources chooses built-in code: it goes with --module vmlinux (a module is measured whole)${see('doctor')}`],
+  [['run', '-m', 'vmlinux', '--sources', 'kernel/**', '-b', 'kcov', '--', 'true'], `kprobecov run: --module vmlinux is measured with kprobes: use --backend kprobe (KCOV maps loadable modules only)${see('run')}`],
+  [['cmp', '-m', 'vmlinux', '--', 'true'], `kprobecov cmp: KCOV comparisons are shown for loadable modules, not vmlinux: give a module built with KCOV instrumentation${see('cmp')}`],
+  [['cmp', '-m', 'vmlinux', '--sources', 'kernel/**', '--', 'true'], `kprobecov cmp: unknown option '--sources'${see('cmp')}`],
   [['run', '-m', 'mydrv', '-r', 'lcov,pdf', '--', 'true'],
     `kprobecov run: unknown reporter 'pdf': use one of clover, cobertura, html, html-spa, json, json-summary, lcov, lcovonly, none, teamcity, text, text-lcov, text-summary${see('run')}`],
   [['run', '-m', 'mydrv', '--edge-bits', '25', '--', 'true'], `kprobecov run: --edge-bits must be a whole number from 0 to 24, not '25'${see('run')}`],
@@ -86,6 +99,10 @@ test('kprobecov --help lists every command; each command has its help, with --he
     assert.match(r.stdout, new RegExp(`^Usage: kprobecov ${c}\\b`), c)
     assert.match(r.stdout, /^ {2}-h, --help {19}this help$/m, c)
     for (const line of r.stdout.split('\n')) assert.ok(line.length <= 100, `${c}: ${line}`)
+    const takesModule = c !== 'report' && c !== 'merge' && c !== 'cmp'
+    for (const option of ['--module vmlinux\\[=PATH\\]', '--sources GLOB', '--functions GLOB']) {
+      assert.equal(new RegExp(`^ {2}(-m, | {4})${option} +\\S`, 'm').test(r.stdout), takesModule, `${c}: ${option}`)
+    }
   }
   // Help wins over everything else on the line.
   assert.equal((await cli(['run', '-m', 'x', '--help'])).status, 0)
@@ -100,6 +117,23 @@ test('parsed options: modules, reporters, the command after --', () => {
   assert.deepEqual(r.parsed.values.module, ['my-drv=build/my.ko'])
   assert.deepEqual(r.parsed.values.reporter, ['json,lcov', 'html'])
   assert.equal(r.parsed.values.callers, true)
+})
+
+test('parsed options: --module vmlinux[=PATH] takes the --sources and --functions globs; a module none', () => {
+  const parsed = (argv: string[]) => {
+    const r = parseCommandLine(argv)
+    assert.equal(r.kind, 'command')
+    return (r as Extract<typeof r, { kind: 'command' }>).parsed
+  }
+  assert.deepEqual(runOptions(parsed(['run', '-m', 'vmlinux=build/vmlinux', '--sources', 'kernel/*.c', '--functions', 'a*', '--functions', 'b',
+    '-m', 'mydrv', '--', 'true']), '/src').modules, [
+    { name: 'vmlinux', object: '/src/build/vmlinux', sources: ['kernel/*.c'], functions: ['a*', 'b'] },
+    { name: 'mydrv' },
+  ])
+  assert.deepEqual(doctorOptions(parsed(['doctor', '-m', 'vmlinux', '--functions', '__x64_sys_getpriority']), '/src').modules,
+    [{ name: 'vmlinux', functions: ['__x64_sys_getpriority'] }])
+  const live = statusOptions(parsed(['status', '-m', 'vmlinux', '--sources', 'fs/ext4/**']), '/src').target
+  assert.deepEqual(live.kind === 'live' && live.live.modules, [{ name: 'vmlinux', sources: ['fs/ext4/**'] }])
 })
 
 test('errorLine: one line naming the fix; internal errors say they are bugs', () => {

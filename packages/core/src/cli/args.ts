@@ -8,6 +8,7 @@ import { parseArgs, type ParseArgsOptionsConfig } from 'node:util'
 import path from 'node:path'
 import type { ReportType } from 'istanbul-reports'
 import { DEFAULT_DEVICE } from '../device/collector.ts'
+import { VMLINUX } from '../device/vmlinux.ts'
 import type { Granularity } from '../plan/types.ts'
 
 export class UsageError extends Error {
@@ -47,8 +48,13 @@ export type ParseResult = { kind: 'help'; text: string } | { kind: 'version' } |
 // ---- options, shared between commands -------------------------------------------------------
 
 const HELP = { help: { type: 'boolean', short: 'h' } } as const satisfies ParseArgsOptionsConfig
+const VMLINUX_GLOBS = {
+  sources: { type: 'string', multiple: true },
+  functions: { type: 'string', multiple: true },
+} as const satisfies ParseArgsOptionsConfig
 const LIVE = {
   module: { type: 'string', short: 'm', multiple: true },
+  ...VMLINUX_GLOBS,
   granularity: { type: 'string', short: 'g' },
   device: { type: 'string' },
   progress: { type: 'boolean' },
@@ -57,13 +63,24 @@ const LIVE = {
 const OUT = { out: { type: 'string', short: 'o' } } as const satisfies ParseArgsOptionsConfig
 const REPORTER = { reporter: { type: 'string', short: 'r', multiple: true } } as const satisfies ParseArgsOptionsConfig
 
-const LIVE_HELP = `
+const GLOBS_HELP = `
+      --sources GLOB           vmlinux: the functions of these source files, as paths in the
+                               kernel tree, e.g. 'fs/ext4/**' (repeatable)
+      --functions GLOB         vmlinux: the functions of these names, e.g. '__x64_sys_*'
+                               (repeatable)`
+const MODULE_HELP = `
   -m, --module NAME[=PATH.ko]  the module to measure (repeatable); PATH: the .ko with debug info
                                it was loaded from (default: found with modinfo). It may be loaded
                                already or be loaded by the command (module_init is covered then)
+  -m, --module vmlinux[=PATH]  built-in code, chosen with --sources and --functions; PATH: the
+                               running kernel's vmlinux with debug info (default: where debug
+                               packages install it, e.g. linux-image-$(uname -r)-dbg on Debian)${GLOBS_HELP}`
+const LIVE_HELP = `${MODULE_HELP}
   -g, --granularity KIND       function, line or branch (default branch: lines and branches)
       --device PATH            the kprobecov device (default ${DEFAULT_DEVICE})
-      --root DIR               project root: report paths are relative to it (default: .)
+      --root DIR               project root: report paths are relative to it (default: .); a
+                               vmlinux's sources are named as in its kernel tree (kernel/sys.c):
+                               give that tree's source as DIR to see them in the reports
       --progress               show progress on stderr also when it is not a terminal`
 const SAVED_HELP = `
   -o, --out DIR                the saved run to read (default ${DEFAULT_OUT}), when no --module
@@ -228,11 +245,14 @@ and how often it was made. Exits with the command's status. Example:
   },
   doctor: {
     summary: 'check the kernel, the device, permissions and debug info; say how to fix each problem',
-    usage: 'kprobecov doctor [--module NAME[=PATH.ko]]... [--device PATH]',
-    options: { module: LIVE.module, device: LIVE.device, granularity: LIVE.granularity },
+    usage: 'kprobecov doctor [--module NAME[=PATH.ko] | vmlinux --sources GLOB]... [--device PATH]',
+    options: { module: LIVE.module, ...VMLINUX_GLOBS, device: LIVE.device, granularity: LIVE.granularity },
     help: `
   -m, --module NAME[=PATH.ko]  also check this module's .ko: debug info, that it is the loaded
                                one, and how many probes it gets
+  -m, --module vmlinux[=PATH]  also check the vmlinux (default: where debug packages install it):
+                               debug info, that it is the running kernel's, the probes of the code
+                               --sources and --functions choose${GLOBS_HELP}
   -g, --granularity KIND       for that count: function, line or branch (default branch)
       --device PATH            the kprobecov device (default ${DEFAULT_DEVICE})`,
     positionals: [0, 0],
@@ -320,10 +340,13 @@ export function parseCommandLine(argv: readonly string[]): ParseResult {
 // ---- typed options ----------------------------------------------------------------------------
 
 export interface ModuleSpec {
-  /** As lsmod shows it ('-' read as '_'). */
+  /** As lsmod shows it ('-' read as '_'), or 'vmlinux'. */
   name: string
-  /** The .ko, absolute; undefined: found with modinfo / under /lib/modules. */
+  /** The .ko (or vmlinux), absolute; undefined: found with modinfo / under /lib/modules (vmlinux: vmlinuxCandidates). */
   object?: string
+  /** vmlinux only (at least one of them): globs of source paths in the kernel tree, of function names. */
+  sources?: string[]
+  functions?: string[]
 }
 
 export interface LiveOptions {
@@ -374,7 +397,7 @@ function oneOf<T extends string>(p: Parsed, name: string, choices: readonly T[],
 
 const resolveIn = (cwd: string, p: string): string => path.resolve(cwd, p)
 
-/** --module NAME[=PATH.ko]... */
+/** --module NAME[=PATH.ko]..., and --sources / --functions for --module vmlinux[=PATH]. */
 export function moduleSpecs(p: Parsed, cwd: string): ModuleSpec[] {
   const specs: ModuleSpec[] = []
   for (const m of list(p, 'module')) {
@@ -384,10 +407,24 @@ export function moduleSpecs(p: Parsed, cwd: string): ModuleSpec[] {
     if (!/^[A-Za-z0-9_]+$/.test(name) || object === '') {
       throw usage(p, `--module wants NAME or NAME=PATH.ko, not '${m}'`)
     }
-    if (name === 'vmlinux') throw usage(p, '--module vmlinux is not supported by the CLI: measure a loadable module')
     if (specs.some((s) => s.name === name)) throw usage(p, `--module ${name} is given twice`)
     specs.push(object === undefined ? { name } : { name, object: resolveIn(cwd, object) })
   }
+  const globs = { sources: list(p, 'sources'), functions: list(p, 'functions') }
+  for (const [option, given] of Object.entries(globs)) {
+    if (given.includes('')) throw usage(p, `--${option} needs a glob, e.g. --sources 'fs/ext4/**' or --functions '__x64_sys_*'`)
+  }
+  const vmlinux = specs.find((s) => s.name === VMLINUX)
+  if (vmlinux === undefined) {
+    const option = globs.sources.length > 0 ? 'sources' : globs.functions.length > 0 ? 'functions' : undefined
+    if (option !== undefined) throw usage(p, `--${option} chooses built-in code: it goes with --module vmlinux (a module is measured whole)`)
+    return specs
+  }
+  if (globs.sources.length === 0 && globs.functions.length === 0) {
+    throw usage(p, `--module vmlinux needs --sources GLOB or --functions GLOB, e.g. --sources 'fs/ext4/**': all of the kernel is too many probes`)
+  }
+  if (globs.sources.length > 0) vmlinux.sources = globs.sources
+  if (globs.functions.length > 0) vmlinux.functions = globs.functions
   return specs
 }
 
@@ -430,8 +467,12 @@ export function runOptions(p: Parsed, cwd: string): RunOptions {
     if (str(p, 'edge-bits') !== undefined) throw usage(p, '--edge-bits needs --backend kprobe: KCOV does not count edges')
   }
   if (backend === 'kprobe' && str(p, 'kcov-buffer') !== undefined) throw usage(p, '--kcov-buffer is for --backend kcov')
+  const live = liveOptions(p, cwd)
+  if (backend === 'kcov' && live.modules.some((m) => m.name === VMLINUX)) {
+    throw usage(p, '--module vmlinux is measured with kprobes: use --backend kprobe (KCOV maps loadable modules only)')
+  }
   return {
-    ...liveOptions(p, cwd),
+    ...live,
     out: outDir(p, cwd),
     reporters: reporters(p),
     callers: flag(p, 'callers'),
@@ -463,6 +504,9 @@ export interface CmpOptions {
 }
 
 export function cmpOptions(p: Parsed, cwd: string): CmpOptions {
+  if (list(p, 'module').some((m) => m.split('=')[0] === VMLINUX)) {
+    throw usage(p, 'KCOV comparisons are shown for loadable modules, not vmlinux: give a module built with KCOV instrumentation')
+  }
   const modules = moduleSpecs(p, cwd)
   if (modules.length === 0) throw usage(p, '--module is required, e.g. --module mydrv=path/to/mydrv.ko')
   return {
@@ -513,6 +557,7 @@ export function queryTarget(p: Parsed, cwd: string): QueryTarget {
     if (str(p, 'out') !== undefined) throw usage(p, 'give --module (measure now) or --out (a saved run), not both')
     return { kind: 'live', live: liveOptions(p, cwd), command: p.argv }
   }
+  moduleSpecs(p, cwd) // --sources / --functions without --module vmlinux
   for (const live of ['granularity', 'device', 'progress', 'edge-bits'] as const) {
     if (p.values[live] !== undefined) throw usage(p, `--${live} needs --module: it is for measuring now, not for a saved run`)
   }

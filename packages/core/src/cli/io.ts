@@ -16,6 +16,8 @@ export interface SystemSetup extends SystemPaths {
   modulesDir?: string
   /** Kernel release; default the running one. */
   release?: string
+  /** Root of the file system a vmlinux with debug info is looked for in; default /. */
+  fsRoot?: string
 }
 
 export interface CliIO {

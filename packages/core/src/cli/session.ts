@@ -8,8 +8,9 @@
 import type { DebugInfo } from '../debuginfo/types.ts'
 import { Collector, type ProbeSpec } from '../device/collector.ts'
 import { checkModuleMatches, moduleObjectPath, type ModuleMatch } from '../device/system.ts'
+import { VMLINUX, vmlinuxObjectPath } from '../device/vmlinux.ts'
 import { KprobecovError, errnoName } from '../errors.ts'
-import { loadDebugInfo } from '../native/debuginfo.ts'
+import { loadTargetDebugInfo } from '../native/target.ts'
 import { planProbes } from '../plan/plan.ts'
 import type { Granularity, Plan } from '../plan/types.ts'
 import { reportPath, type PathOptions } from '../coverage/paths.ts'
@@ -43,33 +44,50 @@ export interface TargetModule {
   object: string
   debugInfo: DebugInfo
   loaded: ModuleMatch
+  /** vmlinux: the globs of the code to measure (see ModuleTarget). */
+  sources?: string[]
+  functions?: string[]
 }
 
-/** Finds, reads and checks the .ko of each module. Throws KprobecovError naming the fix. */
-export function prepareModules(specs: readonly ModuleSpec[], system: SystemSetup, progress: Progress): TargetModule[] {
+/**
+ * Finds, reads and checks the object of each target (a module's .ko or
+ * vmlinux). Throws KprobecovError naming the fix, the CLI's way (--module)
+ * unless `wording` is 'options' (the front ends' `object`).
+ */
+export function prepareModules(
+  specs: readonly ModuleSpec[], system: SystemSetup, progress: Progress, wording: 'cli' | 'options' = 'cli',
+): TargetModule[] {
   return specs.map((spec) => {
-    const object = spec.object ?? findObject(spec.name, system)
-    progress.step(`reading the debug info of ${object}`)
-    const debugInfo = loadDebugInfo(object)
-    if (debugInfo.moduleName !== '' && debugInfo.moduleName !== spec.name) {
-      throw new KprobecovError('EINVAL', `${object} is the module ${debugInfo.moduleName}, not ${spec.name}: use --module ${debugInfo.moduleName}=${object}, or the .ko of ${spec.name}`)
+    try {
+      const object = spec.object ?? findObject(spec.name, system)
+      progress.step(`reading the debug info of ${object}`)
+      const debugInfo = loadTargetDebugInfo(spec.name, object, system.release)
+      const loaded = checkModuleMatches(debugInfo, { ...system, allowNotLoaded: true })
+      return { name: spec.name, object, debugInfo, loaded, ...globsOf(spec) }
+    } catch (e) {
+      throw wording === 'cli' ? cliFix(e, spec.name) : e
     }
-    const loaded = checkModuleMatches(debugInfo, { ...system, allowNotLoaded: true })
-    return { name: spec.name, object, debugInfo, loaded }
   })
 }
 
-/** moduleObjectPath, with the fix said the CLI's way. */
+const globsOf = (spec: ModuleSpec): Pick<TargetModule, 'sources' | 'functions'> => ({
+  ...(spec.sources !== undefined ? { sources: spec.sources } : {}),
+  ...(spec.functions !== undefined ? { functions: spec.functions } : {}),
+})
+
+/** moduleObjectPath, vmlinux's too (the front ends' wording: see cliFix). */
 export function findObject(name: string, system: SystemSetup): string {
-  try {
-    return moduleObjectPath(name, system)
-  } catch (e) {
-    if (!(e instanceof KprobecovError)) throw e
-    if (e.code === 'EMODULE_BUILTIN') {
-      throw new KprobecovError(e.code, `${name} is built into the kernel, not a module: the CLI measures loadable modules`)
-    }
-    throw new KprobecovError(e.code, e.message.replace(/: give the \.ko's path \(object\)$/, '') + `: give its .ko: --module ${name}=PATH.ko`)
-  }
+  return name === VMLINUX ? vmlinuxObjectPath(system) : moduleObjectPath(name, system)
+}
+
+/** A KprobecovError whose fix is worded for the front ends' options, said the CLI's way. */
+export function cliFix(e: unknown, name: string): unknown {
+  if (!(e instanceof KprobecovError)) return e
+  const message = e.message
+    .replace(/: give the \.ko's path \(object\)$/, `: give its .ko: --module ${name}=PATH.ko`)
+    .replace(/ or give its path \(object\)$/, ` or give its path: --module ${name}=PATH`)
+    .replace(/: measure it as 'vmlinux' \(with sources\/functions globs\)$/, ': measure it with --module vmlinux and --sources GLOB (its files) or --functions GLOB')
+  return message === e.message ? e : new KprobecovError(e.code, message, { ...(e.errno !== undefined ? { errno: e.errno } : {}), cause: e })
 }
 
 export interface CommandHooks {
@@ -87,9 +105,14 @@ export function planModules(
 ): Plan {
   progress.step('planning probes')
   const plan = planProbes(
-    modules.map((m, i) => ({ target: { name: m.name, object: m.object, granularity: granularity(i) }, debugInfo: m.debugInfo })),
+    modules.map((m, i) => ({ target: { name: m.name, object: m.object, granularity: granularity(i), ...globsOf(m) }, debugInfo: m.debugInfo })),
     paths,
   )
+  modules.forEach((m, i) => {
+    if (m.name !== VMLINUX || plan.functions.some((f) => f.target === i)) return
+    const globs = [...(m.sources ?? []).map((g) => `source ${g}`), ...(m.functions ?? []).map((g) => `function ${g}`)].join(', ')
+    throw new KprobecovError('ENODATA', `no function of ${m.object} matches ${globs}: source globs match paths in the kernel tree (kernel/sys.c, fs/ext4/**), function globs the names of its functions`)
+  })
   if (plan.probes.length === 0) {
     throw new KprobecovError('ENODATA', `no probes to plant: ${modules.map((m) => m.object).join(', ')} has no function with debug info`)
   }

@@ -16,7 +16,11 @@ export interface DebugInfo {
   vermagic: string
   /** Whether branch discovery ran (false: branches is empty by request or no code). */
   hasBranches: boolean
-  /** Absolute, normalised source paths; index 0 is the unknown file ''. */
+  /**
+   * Absolute, normalised source paths; index 0 is the unknown file ''. A
+   * vmlinux read for measuring has those of its kernel tree relative to it
+   * (kernel/sys.c: relativeToKernelTree).
+   */
   files: string[]
   sections: DebugSection[]
   functions: DebugFunction[]

@@ -10,6 +10,7 @@ import { release } from 'node:os'
 import { basename, join } from 'node:path'
 import type { DebugInfo } from '../debuginfo/types.ts'
 import { KprobecovError } from '../errors.ts'
+import { vmlinuxFix } from './vmlinux.ts'
 
 export interface SystemPaths {
   /** Root of sysfs; default /sys. */
@@ -126,16 +127,17 @@ export type ModuleMatch =
  */
 export function checkModuleMatches(
   info: DebugInfo,
-  options: SystemPaths & { allowNotLoaded?: boolean } = {},
+  options: SystemPaths & { allowNotLoaded?: boolean; release?: string } = {},
 ): ModuleMatch {
   const name = info.moduleName === '' ? 'vmlinux' : normaliseModuleName(info.moduleName)
   if (name === 'vmlinux') {
+    const rel = options.release ?? release()
     const running = loadedBuildId('vmlinux', options)
     if (info.buildId === '' || running === undefined) return 'unverified'
     if (running !== info.buildId) {
       throw new KprobecovError(
         'EBUILDID',
-        `${info.path} is not the running kernel (build-id ${short(info.buildId)}, running ${short(running)}): use the vmlinux or debug file of kernel ${release()}`,
+        `${info.path} is not the running kernel (build-id ${short(info.buildId)}, running ${short(running)}): for the vmlinux of kernel ${rel}, ${vmlinuxFix(rel)}`,
       )
     }
     return 'match'

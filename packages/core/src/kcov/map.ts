@@ -86,7 +86,8 @@ export interface KcovMapInput {
 
 /**
  * The map of a plan made from `inputs` (one per plan target, in order).
- * Throws KprobecovError ENOKCOV when a target has no KCOV callback at all.
+ * Throws KprobecovError ENOKCOV when a target has no KCOV callback at all,
+ * EINVAL for vmlinux (its code is not where /sys/module says).
  */
 export function buildKcovMap(plan: Plan, inputs: readonly KcovMapInput[]): KcovMap {
   const map: KcovMap = { kprobecov: 'kcov-map', version: 1, probes: plan.probes.length, targets: [], blind: [], derived: [] }
@@ -94,6 +95,9 @@ export function buildKcovMap(plan: Plan, inputs: readonly KcovMapInput[]): KcovM
   plan.targets.forEach((target, t) => {
     const input = inputs[t]
     if (!input) throw new KprobecovError('EINVAL', `buildKcovMap: no debug info for plan target ${t} (${target.module})`)
+    if (target.module === 'vmlinux') {
+      throw new KprobecovError('EINVAL', `the KCOV backend maps loadable modules, not vmlinux: measure built-in code with backend 'kprobe' (kprobecov.ko)`)
+    }
     const di = input.debugInfo
     const sites = (di.kcovSites ?? []).filter((s) => s.kind === 'pc' || s.kind === 'call')
     if (!sites.some((s) => s.kind === 'pc')) {

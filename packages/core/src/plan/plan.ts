@@ -278,7 +278,9 @@ export function blockAt(blocks: readonly Block[], offset: number): Block {
  * `sources` or whose name (or symbol) matches one of `functions`; at least one
  * of them is required (a whole kernel is hundreds of thousands of probes).
  * A relative `sources` glob is matched against the path relative to the root
- * when the file is inside it, else against any trailing part of the path.
+ * when the file is inside it, against a path relative to the kernel tree as
+ * it is (kernel/sys.c: see relativeToKernelTree), else against any trailing
+ * part of the path. An absolute one sees a relative path under the root.
  * Modules keep every function.
  */
 function functionFilter(target: ModuleTarget, di: DebugInfo, root: string):
@@ -301,6 +303,8 @@ function functionFilter(target: ModuleTarget, di: DebugInfo, root: string):
   return (fn, file) => {
     if (nameMatch(fn.name) || nameMatch(fn.symbol)) return true
     if (file === undefined || file === '') return false
+    // Relative to the kernel tree (relativeToKernelTree): as reports name it, under the root.
+    if (!path.isAbsolute(file)) return insideMatch(file) || absMatch(path.join(absRoot, file))
     if (absMatch(file)) return true
     const rel = path.relative(absRoot, file)
     const inside = rel !== '' && rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel)

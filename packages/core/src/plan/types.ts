@@ -23,7 +23,10 @@ export interface ModuleTarget {
 export interface Plan {
   version: 1
   targets: PlanTarget[]
-  /** Source files, by absolute path as in the debug info. */
+  /**
+   * Source files, by absolute path as in the debug info; a vmlinux's own
+   * relative to its kernel tree (kernel/sys.c), which reports place under the root.
+   */
   files: string[]
   functions: PlanFunction[]
   probes: PlanProbe[]

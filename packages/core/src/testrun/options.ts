@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { DEFAULT_DEVICE } from '../device/collector.ts'
 import { normaliseModuleName } from '../device/system.ts'
+import { VMLINUX } from '../device/vmlinux.ts'
 import { KprobecovError } from '../errors.ts'
 import { DEFAULT_KCOV, kcovPresent } from '../kcov/system.ts'
 import type { Granularity } from '../plan/types.ts'
@@ -45,10 +46,21 @@ export interface KcovOptions {
 }
 
 export interface KprobecovModuleOption {
-  /** The module's name as lsmod shows it. */
+  /** The module's name as lsmod shows it, or 'vmlinux': built-in code, chosen with sources and functions. */
   name: string
-  /** Its .ko with debug info, relative to the root; default: found with modinfo under /lib/modules. */
+  /**
+   * Its .ko with debug info, relative to the root; default: found with modinfo
+   * under /lib/modules. vmlinux: the running kernel's vmlinux with debug info;
+   * default: where debug packages install it (linux-image-R-dbg on Debian).
+   */
   object?: string
+  /**
+   * vmlinux only (it needs this or `functions`): globs of the source files
+   * whose functions to measure, as paths in the kernel tree, e.g. ['fs/ext4/**'].
+   */
+  sources?: string[]
+  /** vmlinux only: globs of the names of the functions to measure, e.g. ['__x64_sys_*']. */
+  functions?: string[]
   /** Default: the options' granularity. */
   granularity?: Granularity
   /**
@@ -76,10 +88,13 @@ export interface KprobecovOptions {
 
 export interface ResolvedModule {
   name: string
-  /** Absolute, or undefined: found with modinfo. */
+  /** Absolute, or undefined: found with modinfo (vmlinux: vmlinuxCandidates). */
   object: string | undefined
   granularity: Granularity
   loadedByTests: boolean
+  /** vmlinux: at least one of them. */
+  sources?: string[]
+  functions?: string[]
 }
 
 export interface ResolvedKprobecovOptions {
@@ -103,6 +118,26 @@ export function chooseBackend(backend: Backend, device: string = DEFAULT_DEVICE,
 
 const GRANULARITIES: readonly Granularity[] = ['function', 'line', 'branch']
 
+const GLOB_EXAMPLES = { sources: "['fs/ext4/**']", functions: "['__x64_sys_*']" } as const
+
+/** A module option's sources and functions, checked: globs, for vmlinux only, which needs one of them. */
+function vmlinuxGlobs(spec: KprobecovModuleOption, name: string, fail: (what: string) => never): Pick<ResolvedModule, 'sources' | 'functions'> {
+  const out: Pick<ResolvedModule, 'sources' | 'functions'> = {}
+  for (const key of ['sources', 'functions'] as const) {
+    const v: unknown = spec[key]
+    if (v === undefined) continue
+    if (!Array.isArray(v) || v.some((g) => typeof g !== 'string' || g === '')) {
+      fail(`.${key} must be an array of globs (non-empty strings), e.g. ${key}: ${GLOB_EXAMPLES[key]}`)
+    }
+    if (name !== VMLINUX) fail(`.${key} chooses built-in code: it goes with name: 'vmlinux' (a module is measured whole)`)
+    if ((v as string[]).length > 0) out[key] = [...(v as string[])]
+  }
+  if (name === VMLINUX && out.sources === undefined && out.functions === undefined) {
+    fail(` (vmlinux) needs sources or functions globs, e.g. sources: ${GLOB_EXAMPLES.sources}: all of the kernel is too many probes`)
+  }
+  return out
+}
+
 const fail = (where: string, what: string): never => {
   throw new KprobecovError('EINVAL', `${where}: ${what}`)
 }
@@ -124,7 +159,11 @@ export function resolveKprobecovOptions(given: unknown, root: string, where: str
     if (spec.object !== undefined && (typeof spec.object !== 'string' || spec.object === '')) fail(where, `${at}.object must be the path of the .ko`)
     const g: unknown = spec.granularity ?? granularity
     if (!GRANULARITIES.includes(g as Granularity)) fail(where, `${at}.granularity must be 'function', 'line' or 'branch', not ${JSON.stringify(g)}`)
-    return { name: normaliseModuleName(spec.name), object: spec.object === undefined ? undefined : path.resolve(root, spec.object), granularity: g as Granularity, loadedByTests: spec.loadedByTests === true }
+    const name = normaliseModuleName(spec.name)
+    return {
+      name, object: spec.object === undefined ? undefined : path.resolve(root, spec.object), granularity: g as Granularity,
+      loadedByTests: spec.loadedByTests === true, ...vmlinuxGlobs(spec, name, (what) => fail(where, `${at}${what}`)),
+    }
   })
   const names = modules.map((m) => m.name)
   const twice = names.find((n, i) => names.indexOf(n) !== i)

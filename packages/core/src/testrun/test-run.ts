@@ -87,7 +87,9 @@ export class TestRun {
 
   static #prepare(options: TestRunOptions, progress: Progress, system: SystemSetup): { modules: TargetModule[]; plan: Plan; root: string } {
     const root = path.resolve(options.root)
-    const modules = prepareModules(options.modules.map((m) => (m.object === undefined ? { name: m.name } : { name: m.name, object: m.object })), system, progress)
+    const modules = prepareModules(options.modules.map(({ name, object, sources, functions }) => ({
+      name, ...(object !== undefined ? { object } : {}), ...(sources !== undefined ? { sources } : {}), ...(functions !== undefined ? { functions } : {}),
+    })), system, progress, 'options')
     modules.forEach((m, i) => {
       const spec = options.modules[i]!
       if (m.loaded !== 'not-loaded' || spec.loadedByTests) return

@@ -10,12 +10,13 @@ import { release } from 'node:os'
 import path from 'node:path'
 import { Collector } from '../../device/collector.ts'
 import { checkModuleMatches, kprobesState, moduleLoaded } from '../../device/system.ts'
-import { loadDebugInfo } from '../../native/debuginfo.ts'
+import { VMLINUX } from '../../device/vmlinux.ts'
+import { loadTargetDebugInfo } from '../../native/target.ts'
 import { locateNativeLibrary } from '../../native/lib.ts'
 import { planProbes } from '../../plan/plan.ts'
 import { doctorOptions, type Parsed } from '../args.ts'
 import type { CliIO } from '../io.ts'
-import { findObject } from '../session.ts'
+import { cliFix, findObject } from '../session.ts'
 
 interface Check {
   ok: boolean
@@ -89,36 +90,30 @@ export function doctor(parsed: Parsed, io: CliIO): number {
   }
 
   for (const spec of o.modules) {
+    const fixed = (e: unknown) => messageOf(cliFix(e, spec.name))
     let object: string
-    try {
-      object = spec.object ?? findObject(spec.name, io.system)
-    } catch (e) {
-      bad(messageOf(e))
-      continue
-    }
     let di
     try {
-      di = loadDebugInfo(object)
+      object = spec.object ?? findObject(spec.name, io.system)
+      di = loadTargetDebugInfo(spec.name, object, rel)
     } catch (e) {
-      bad(messageOf(e))
-      continue
-    }
-    if (di.moduleName !== spec.name) {
-      bad(`${object} is the module ${di.moduleName || 'vmlinux'}, not ${spec.name}: use --module ${di.moduleName}=${object}, or the .ko of ${spec.name}`)
+      bad(fixed(e))
       continue
     }
     ok(`${object}: debug info of ${di.functions.length} functions (build-id ${di.buildId.slice(0, 12) || 'none'})`)
     try {
       const match = checkModuleMatches(di, { ...io.system, allowNotLoaded: true })
-      if (match === 'match') ok(`${spec.name}: loaded, and the same build as ${object}`)
+      if (spec.name === VMLINUX) ok(match === 'match' ? `vmlinux: the running kernel's (same build-id)` : `vmlinux: it has no build-id to compare: make sure it is the running kernel's`)
+      else if (match === 'match') ok(`${spec.name}: loaded, and the same build as ${object}`)
       else if (match === 'unverified') ok(`${spec.name}: loaded (it has no build-id or srcversion to compare: make sure it was loaded from ${object})`)
       else ok(`${spec.name}: not loaded: its probes are planted when it loads (load it in the measured command to cover module_init)`)
     } catch (e) {
-      bad(messageOf(e))
+      bad(fixed(e))
       continue
     }
     try {
-      const plan = planProbes([{ target: { name: spec.name, object, granularity: o.granularity }, debugInfo: di }], { root: io.cwd })
+      const target = { ...spec, object, granularity: o.granularity }
+      const plan = planProbes([{ target, debugInfo: di }], { root: io.cwd })
       const skipped = plan.skipped?.length ?? 0
       ok(`${spec.name}: ${plan.probes.length} probes in ${plan.functions.length} functions at granularity ${o.granularity}` +
         (skipped > 0 ? ` (${skipped} functions or branches left out: kprobecov status after a run shows what is probed)` : ''))
