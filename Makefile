@@ -29,7 +29,7 @@ HOST_SUITES := typecheck native core
 GUEST_SUITES := core-guest core-guest-cli frontends
 # The debug guest's suites (kmod/tests/run-in-debug-guest.sh), named debug-<suite>.
 DEBUG_SUITES := $(addprefix debug-,abi_test probes_test module_test attach_test events_test \
-	stress_test core-guest core-guest-cli kmod-unload vmlinux kcov)
+	stress_test kmod-unload vmlinux kcov)
 GUEST_TIMEOUT ?= 1800
 DEBUG_GUEST_TIMEOUT ?= 2400
 BENCH_TIMEOUT ?= 3000
@@ -97,6 +97,7 @@ test: build build-debug
 	@$(ENV) $(MAKE) -s -C native test KDIR="$$KDIR" RESULT=$(CURDIR)/$(RESULTS)/native.result || true
 	@$(DEBUG_ENV) PATH="$$(dirname "$$NODE_BIN"):$$PATH" \
 		KPROBECOV_DEBUG_VMLINUX=$$(dirname "$$DEBUG_KERNEL_IMAGE")/vmlinux \
+		KPROBECOV_KERNEL_SRC=$(CURDIR)/build/debug/kernel-src \
 		scripts/node-suite.sh $(RESULTS)/core.result packages/core/test/*.test.ts
 	@if scripts/guest-run.sh --timeout $(GUEST_TIMEOUT) -- kmod/tests/run-in-guest.sh $(RESULTS); \
 	then r='passed 1 failed 0'; else r='passed 0 failed 1'; fi; \

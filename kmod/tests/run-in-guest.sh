@@ -13,7 +13,7 @@
 # check is RESULT_DIR/kmod-unload.result. Before the unload, the TypeScript
 # tests (packages/core/test/guest/run.sh, examples/kvstore/test/guest/run.sh) write
 # RESULT_DIR/core-guest.result and RESULT_DIR/frontends.result the same way
-# ($KPROBECOV_GUEST_SUITES, default "core-guest frontends", says which). Exits 1 if anything failed or was
+# ($KPROBECOV_GUEST_SUITES, unset: "core-guest frontends", says which; empty: none). Exits 1 if anything failed or was
 # skipped (in the guest everything a test needs is there), 2 on bad usage.
 #
 # Build first, on the host: make -C kmod KDIR=... && make -C kmod/tests KDIR=...
@@ -128,7 +128,7 @@ ts_suite() { # name script
 	echo "# $name: passed $passed failed $failed (exit $rc)${note:+ ($note)}"
 }
 project=$(dirname "$kmod")
-for suite in ${KPROBECOV_GUEST_SUITES:-core-guest frontends}; do
+for suite in ${KPROBECOV_GUEST_SUITES-core-guest frontends}; do
 	case $suite in
 	core-guest) ts_suite core-guest "$project/packages/core/test/guest/run.sh" ;;
 	frontends) ts_suite frontends "$project/examples/kvstore/test/guest/run.sh" ;;

@@ -70,15 +70,16 @@ check() { # name, then a command that succeeds when the check holds
 # Adds a suite's "passed N failed M" (from a line matching $2 in file $1) to the counts.
 add_counts() { # file sed-expression name
 	line=$(sed -n "$2" "$1" 2>/dev/null | tail -n 1)
+	suite=$3
 	if [ -z "$line" ]; then
-		echo "not ok - $3 reported nothing"
+		echo "not ok - $suite reported nothing"
 		failed=$((failed + 1))
 		return
 	fi
 	set -- $line
 	passed=$((passed + $1))
 	failed=$((failed + $2))
-	echo "# $3: passed $1 failed $2"
+	echo "# $suite: passed $1 failed $2"
 }
 
 if [ ! -e /sys/kernel/debug/kcov ]; then
