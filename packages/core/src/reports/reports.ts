@@ -9,8 +9,14 @@
  *   projectRoot = root, so lcov's `SF:` is relative to the root. lcov files
  *   then get `SF:` of files outside the root made absolute again (istanbul
  *   would write `../../usr/src/...`).
+ *
+ * Files are written whole: istanbul's own FileWriter issues one write() per
+ * line of a report (tens of thousands for the lcov of a large module; they
+ * were half the time of a run's outputs), so the context gets WholeFileWriter,
+ * the same writer with each file's text gathered and written at close().
  */
-import { readFileSync, writeFileSync } from 'node:fs'
+import { closeSync, readFileSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import path from 'node:path'
 import libCoverage from 'istanbul-lib-coverage'
 import type { CoverageMap, FileCoverage, FileCoverageData } from 'istanbul-lib-coverage'
@@ -41,6 +47,8 @@ export function writeReports(coverageMap: CoverageMap, options: WriteReportsOpti
   const sourceFinder = (file: string) => readFileSync(path.resolve(root, file), 'utf8')
   let absolute: CoverageMap | undefined
   const absoluteMap = () => (absolute ??= toAbsolute(coverageMap, root))
+  const fixes = new Map<string, (text: string) => string>()
+  const writer = new WholeFileWriter(dir, fixes)
   const contexts = new Map<boolean, ReturnType<typeof libReport.createContext>>()
   const context = (keyed: boolean) => {
     let c = contexts.get(keyed)
@@ -49,6 +57,7 @@ export function writeReports(coverageMap: CoverageMap, options: WriteReportsOpti
         dir, coverageMap: keyed ? coverageMap : absoluteMap(), sourceFinder,
         ...(options.watermarks ? { watermarks: options.watermarks } : {}),
       })
+      c.data.writer = writer // what the context's `writer` returns (istanbul-lib-report 3: lib/context.js)
       contexts.set(keyed, c)
     }
     return c
@@ -58,11 +67,88 @@ export function writeReports(coverageMap: CoverageMap, options: WriteReportsOpti
     const reporterOptions: Record<string, unknown> = { ...given }
     if (PROJECT_ROOT.has(name) && reporterOptions.projectRoot === undefined) reporterOptions.projectRoot = root
     const report = reports.create(name, reporterOptions as Partial<ReportOptions[typeof name]>)
-    report.execute(context(KEYED_BY_PATH.has(name)))
     if (name === 'lcov' || name === 'lcovonly') {
       const file = typeof reporterOptions.file === 'string' ? reporterOptions.file : 'lcov.info'
-      absoluteOutsideRoot(path.join(dir, file), root)
+      fixes.set(path.resolve(dir, file), (text) => absoluteOutsideRoot(text, root))
     }
+    report.execute(context(KEYED_BY_PATH.has(name)))
+    fixes.clear()
+  }
+}
+
+/** What istanbul-lib-report's FileWriter and its file content writers offer (lib/file-writer.js). */
+interface IstanbulFileWriter {
+  baseDir: string
+  writerForDir(subdir: string): IstanbulFileWriter
+  writeFile(file: string | null): ContentWriter
+  copyFile(source: string, dest: string, header?: string): void
+}
+interface ContentWriter {
+  write(str: string): void
+  println(str: string): void
+  colorize(str: string, clazz?: string): string
+  close(): void
+  /** A file content writer's open file (not the console writer's). */
+  fd?: number
+}
+
+const FileWriter = createRequire(import.meta.url)('istanbul-lib-report/lib/file-writer.js') as
+  new (baseDir: string) => IstanbulFileWriter
+
+/**
+ * istanbul's FileWriter, whose files get their text in one write at close().
+ * The file is checked, created and opened by istanbul as before; a writer
+ * without a file (the console) is istanbul's. `fixes` rewrite the text of
+ * the files they name (absolute paths) before it is written.
+ */
+class WholeFileWriter extends FileWriter {
+  readonly #fixes: ReadonlyMap<string, (text: string) => string>
+
+  constructor(baseDir: string, fixes: ReadonlyMap<string, (text: string) => string>) {
+    super(baseDir)
+    this.#fixes = fixes
+  }
+
+  override writerForDir(subdir: string): IstanbulFileWriter {
+    return new WholeFileWriter(super.writerForDir(subdir).baseDir, this.#fixes)
+  }
+
+  override writeFile(file: string | null): ContentWriter {
+    const content = super.writeFile(file)
+    if (typeof content.fd !== 'number' || file === null) return content
+    return new WholeFileContent(content.fd, this.#fixes.get(path.resolve(this.baseDir, file)))
+  }
+}
+
+class WholeFileContent implements ContentWriter {
+  #text = ''
+  readonly #fd: number
+  readonly #fix: ((text: string) => string) | undefined
+
+  constructor(fd: number, fix: ((text: string) => string) | undefined) {
+    this.#fd = fd
+    this.#fix = fix
+  }
+
+  write(str: string): void {
+    this.#text += str
+  }
+
+  println(str: string): void {
+    this.#text += `${str}\n`
+  }
+
+  colorize(str: string): string {
+    return str
+  }
+
+  close(): void {
+    try {
+      writeFileSync(this.#fd, this.#fix ? this.#fix(this.#text) : this.#text)
+    } finally {
+      closeSync(this.#fd)
+    }
+    this.#text = ''
   }
 }
 
@@ -75,14 +161,7 @@ function toAbsolute(map: CoverageMap, root: string): CoverageMap {
   return out
 }
 
-/** `SF:../../x` (outside the root) → `SF:/abs/x`. */
-function absoluteOutsideRoot(lcovFile: string, root: string): void {
-  let text: string
-  try {
-    text = readFileSync(lcovFile, 'utf8')
-  } catch {
-    return
-  }
-  const fixed = text.replace(/^SF:(\.\.(?:\/|$).*)$/gm, (_, rel: string) => `SF:${path.resolve(root, rel)}`)
-  if (fixed !== text) writeFileSync(lcovFile, fixed)
+/** lcov text: `SF:../../x` (outside the root) → `SF:/abs/x`. */
+function absoluteOutsideRoot(text: string, root: string): string {
+  return text.replace(/^SF:(\.\.(?:\/|$).*)$/gm, (_, rel: string) => `SF:${path.resolve(root, rel)}`)
 }
