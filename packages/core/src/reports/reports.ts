@@ -20,9 +20,9 @@ import { createRequire } from 'node:module'
 import path from 'node:path'
 import libCoverage from 'istanbul-lib-coverage'
 import type { CoverageMap, FileCoverage, FileCoverageData } from 'istanbul-lib-coverage'
-import libReport from 'istanbul-lib-report'
+import type libReportType from 'istanbul-lib-report'
 import type { Watermarks } from 'istanbul-lib-report'
-import reports from 'istanbul-reports'
+import type reportsType from 'istanbul-reports'
 import type { ReportOptions, ReportType } from 'istanbul-reports'
 
 /** A reporter name, or a name with its istanbul-reports options. */
@@ -40,16 +40,30 @@ export interface WriteReportsOptions {
 const KEYED_BY_PATH = new Set<string>(['json', 'json-summary'])
 const PROJECT_ROOT = new Set<string>(['lcov', 'lcovonly', 'cobertura', 'clover', 'text-lcov'])
 
+/**
+ * istanbul-lib-report and istanbul-reports (with make-dir, semver and more:
+ * about 20 modules) are loaded by the first report, not with kprobecov:
+ * the processes that load it to plan, count or check thresholds write none.
+ */
+const load = createRequire(import.meta.url)
+let istanbul: { libReport: typeof libReportType; reports: typeof reportsType; FileWriter: new (baseDir: string) => IstanbulFileWriter } | undefined
+const loadIstanbul = () => (istanbul ??= {
+  libReport: load('istanbul-lib-report') as typeof libReportType,
+  reports: load('istanbul-reports') as typeof reportsType,
+  FileWriter: load('istanbul-lib-report/lib/file-writer.js') as new (baseDir: string) => IstanbulFileWriter,
+})
+
 /** Writes each reporter's output for the map into options.dir. */
 export function writeReports(coverageMap: CoverageMap, options: WriteReportsOptions): void {
+  const { libReport, reports } = loadIstanbul()
   const root = path.resolve(options.root)
   const dir = path.resolve(options.dir)
   const sourceFinder = (file: string) => readFileSync(path.resolve(root, file), 'utf8')
   let absolute: CoverageMap | undefined
   const absoluteMap = () => (absolute ??= toAbsolute(coverageMap, root))
   const fixes = new Map<string, (text: string) => string>()
-  const writer = new WholeFileWriter(dir, fixes)
-  const contexts = new Map<boolean, ReturnType<typeof libReport.createContext>>()
+  const writer = wholeFileWriter(dir, fixes)
+  const contexts = new Map<boolean, ReturnType<typeof libReportType.createContext>>()
   const context = (keyed: boolean) => {
     let c = contexts.get(keyed)
     if (!c) {
@@ -92,8 +106,7 @@ interface ContentWriter {
   fd?: number
 }
 
-const FileWriter = createRequire(import.meta.url)('istanbul-lib-report/lib/file-writer.js') as
-  new (baseDir: string) => IstanbulFileWriter
+let WholeFileWriter: (new (baseDir: string, fixes: ReadonlyMap<string, (text: string) => string>) => IstanbulFileWriter) | undefined
 
 /**
  * istanbul's FileWriter, whose files get their text in one write at close().
@@ -101,23 +114,26 @@ const FileWriter = createRequire(import.meta.url)('istanbul-lib-report/lib/file-
  * without a file (the console) is istanbul's. `fixes` rewrite the text of
  * the files they name (absolute paths) before it is written.
  */
-class WholeFileWriter extends FileWriter {
-  readonly #fixes: ReadonlyMap<string, (text: string) => string>
+function wholeFileWriter(baseDir: string, fixes: ReadonlyMap<string, (text: string) => string>): IstanbulFileWriter {
+  WholeFileWriter ??= class extends loadIstanbul().FileWriter {
+    readonly #fixes: ReadonlyMap<string, (text: string) => string>
 
-  constructor(baseDir: string, fixes: ReadonlyMap<string, (text: string) => string>) {
-    super(baseDir)
-    this.#fixes = fixes
-  }
+    constructor(baseDir: string, fixes: ReadonlyMap<string, (text: string) => string>) {
+      super(baseDir)
+      this.#fixes = fixes
+    }
 
-  override writerForDir(subdir: string): IstanbulFileWriter {
-    return new WholeFileWriter(super.writerForDir(subdir).baseDir, this.#fixes)
-  }
+    override writerForDir(subdir: string): IstanbulFileWriter {
+      return wholeFileWriter(super.writerForDir(subdir).baseDir, this.#fixes)
+    }
 
-  override writeFile(file: string | null): ContentWriter {
-    const content = super.writeFile(file)
-    if (typeof content.fd !== 'number' || file === null) return content
-    return new WholeFileContent(content.fd, this.#fixes.get(path.resolve(this.baseDir, file)))
+    override writeFile(file: string | null): ContentWriter {
+      const content = super.writeFile(file)
+      if (typeof content.fd !== 'number' || file === null) return content
+      return new WholeFileContent(content.fd, this.#fixes.get(path.resolve(this.baseDir, file)))
+    }
   }
+  return new WholeFileWriter(baseDir, fixes)
 }
 
 class WholeFileContent implements ContentWriter {
