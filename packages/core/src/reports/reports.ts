@@ -15,7 +15,7 @@
  * were half the time of a run's outputs), so the context gets WholeFileWriter,
  * the same writer with each file's text gathered and written at close().
  */
-import { closeSync, readFileSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import libCoverage from 'istanbul-lib-coverage'
@@ -102,38 +102,46 @@ interface ContentWriter {
   println(str: string): void
   colorize(str: string, clazz?: string): string
   close(): void
-  /** A file content writer's open file (not the console writer's). */
-  fd?: number
 }
 
-let WholeFileWriter: (new (baseDir: string, fixes: ReadonlyMap<string, (text: string) => string>) => IstanbulFileWriter) | undefined
+type Fixes = ReadonlyMap<string, (text: string) => string>
+let WholeFileWriter: (new (baseDir: string, fixes: Fixes, made: Set<string>) => IstanbulFileWriter) | undefined
 
 /**
- * istanbul's FileWriter, whose files get their text in one write at close().
- * The file is checked, created and opened by istanbul as before; a writer
- * without a file (the console) is istanbul's. `fixes` rewrite the text of
- * the files they name (absolute paths) before it is written.
+ * istanbul's FileWriter, whose files get their text in one write at close()
+ * and whose directories are made once (istanbul makes the directory of every
+ * file it writes). The console writer (file `-` or null) is istanbul's.
+ * `fixes` rewrite the text of the files they name (absolute paths) before it
+ * is written; `made`: the directories made so far.
  */
-function wholeFileWriter(baseDir: string, fixes: ReadonlyMap<string, (text: string) => string>): IstanbulFileWriter {
+function wholeFileWriter(baseDir: string, fixes: Fixes, made = new Set<string>()): IstanbulFileWriter {
   WholeFileWriter ??= class extends loadIstanbul().FileWriter {
-    readonly #fixes: ReadonlyMap<string, (text: string) => string>
+    readonly #fixes: Fixes
+    readonly #made: Set<string>
 
-    constructor(baseDir: string, fixes: ReadonlyMap<string, (text: string) => string>) {
+    constructor(baseDir: string, fixes: Fixes, made: Set<string>) {
       super(baseDir)
       this.#fixes = fixes
+      this.#made = made
     }
 
     override writerForDir(subdir: string): IstanbulFileWriter {
-      return wholeFileWriter(super.writerForDir(subdir).baseDir, this.#fixes)
+      return wholeFileWriter(super.writerForDir(subdir).baseDir, this.#fixes, this.#made)
     }
 
     override writeFile(file: string | null): ContentWriter {
-      const content = super.writeFile(file)
-      if (typeof content.fd !== 'number' || file === null) return content
-      return new WholeFileContent(content.fd, this.#fixes.get(path.resolve(this.baseDir, file)))
+      if (file === null || file === '-') return super.writeFile(file)
+      if (path.isAbsolute(file)) throw new Error(`Cannot write to absolute path: ${file}`) // as istanbul
+      const target = path.resolve(this.baseDir, file)
+      const parent = path.dirname(target)
+      if (!this.#made.has(parent)) {
+        mkdirSync(parent, { recursive: true })
+        this.#made.add(parent)
+      }
+      return new WholeFileContent(openSync(target, 'w'), this.#fixes.get(target))
     }
   }
-  return new WholeFileWriter(baseDir, fixes)
+  return new WholeFileWriter(baseDir, fixes, made)
 }
 
 class WholeFileContent implements ContentWriter {
