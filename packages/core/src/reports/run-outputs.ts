@@ -69,17 +69,22 @@ export function writeDirectoryAtomically(dir: string, fill: (tmp: string) => voi
 
 /** `file:line` of every line with a hit → the sorted test files that hit it; keys by file, then line. */
 export function testsByLine(perTest: ReadonlyMap<string, CoverageMap>): Record<string, string[]> {
-  const byLine = new Map<string, Map<number, Set<string>>>()
+  // A test file meets each (file, line) once: lists, not sets.
+  const byLine = new Map<string, Map<number, string[]>>()
   for (const [test, map] of perTest) {
     for (const file of map.files()) {
       const lines = map.fileCoverageFor(file).getLineCoverage() as Record<string, number>
-      for (const [line, count] of Object.entries(lines)) {
-        if (!(count > 0)) continue
-        let forFile = byLine.get(file)
-        if (!forFile) byLine.set(file, (forFile = new Map()))
-        let tests = forFile.get(Number(line))
-        if (!tests) forFile.set(Number(line), (tests = new Set()))
-        tests.add(test)
+      let forFile: Map<number, string[]> | undefined
+      for (const line in lines) {
+        if (!(lines[line]! > 0)) continue
+        if (!forFile) {
+          forFile = byLine.get(file)
+          if (!forFile) byLine.set(file, (forFile = new Map()))
+        }
+        const n = Number(line)
+        const tests = forFile.get(n)
+        if (tests) tests.push(test)
+        else forFile.set(n, [test])
       }
     }
   }
@@ -87,7 +92,7 @@ export function testsByLine(perTest: ReadonlyMap<string, CoverageMap>): Record<s
   for (const file of [...byLine.keys()].sort()) {
     const forFile = byLine.get(file)!
     for (const line of [...forFile.keys()].sort((a, b) => a - b)) {
-      out[`${file}:${line}`] = [...forFile.get(line)!].sort()
+      out[`${file}:${line}`] = forFile.get(line)!.sort()
     }
   }
   return out
