@@ -2,7 +2,8 @@
  * A fixed run whose outputs are compared byte for byte with
  * test/fixtures/run-outputs/ (reports-golden.test.ts): the merged reports of
  * every file reporter, per-test lcov.info and coverage-final.json, and
- * tests-by-line.json, on the plan of FAKE debug info whose sources (one file
+ * tests-by-line.json (and, in run-outputs.console.txt, what the console
+ * reporters print), on the plan of FAKE debug info whose sources (one file
  * inside the root, one header outside it) are written under a base directory.
  *
  * The expected files were written by the code before the report writers were
@@ -22,6 +23,7 @@ import { planProbes } from '../src/plan/plan.ts'
 import { createCoverageMapper } from '../src/coverage/coverage-map.ts'
 import { mergeCoverageMaps } from '../src/coverage/merge.ts'
 import { writeRunOutputs } from '../src/reports/run-outputs.ts'
+import { printReports } from '../src/reports/console.ts'
 import type { ReporterSpec } from '../src/reports/reports.ts'
 import { fakeDebugInfo } from './fake-debuginfo.ts'
 
@@ -32,8 +34,12 @@ export const FIXTURE_REPORTERS: readonly ReporterSpec[] = [
   ['text-summary', { file: 'summary.txt' }], 'json', 'json-summary', 'cobertura', 'clover',
 ]
 
-/** Writes the fixture run into `<base>/coverage` (sources under `<base>/repo` and `<base>/include`); returns that directory. */
-export function writeFixtureRun(base: string): string {
+/**
+ * Writes the fixture run into `<base>/coverage` (sources under `<base>/repo`
+ * and `<base>/include`); returns that directory and what the console
+ * reporters (text, text-summary) print for the merged coverage.
+ */
+export function writeFixtureRun(base: string): { dir: string; printed: string } {
   const root = path.join(base, 'repo')
   const src = path.join(root, 'drv', 'fake.c')
   const hdr = path.join(base, 'include', 'linux', 'hdr.h')
@@ -52,11 +58,12 @@ export function writeFixtureRun(base: string): string {
     ['../elsewhere/c.test.ts', mapper.toCoverageMap(COUNTS.map((c, i) => (i % 2 === 0 ? c * 1000n : 0n)))],
   ])
   const dir = path.join(base, 'coverage')
-  writeRunOutputs({
-    dir, merged: mergeCoverageMaps(perTest.values()), perTest, reporters: FIXTURE_REPORTERS, root,
-    watermarks: { lines: [40, 70], branches: [30, 60] }, notInstrumented: mapper.notInstrumented,
-  })
-  return dir
+  const merged = mergeCoverageMaps(perTest.values())
+  const watermarks = { lines: [40, 70] as [number, number], branches: [30, 60] as [number, number] }
+  writeRunOutputs({ dir, merged, perTest, reporters: FIXTURE_REPORTERS, root, watermarks, notInstrumented: mapper.notInstrumented })
+  let printed = ''
+  printReports(merged, ['text', 'text-summary'], root, { write: (t) => (printed += t), columns: 100 }, watermarks)
+  return { dir, printed }
 }
 
 /** Every file under dir (relative path, sorted) → its bytes (as latin1 text), normalised. */
@@ -80,13 +87,15 @@ if (import.meta.main) {
   const out = path.resolve(args[1])
   const base = mkdtempSync(path.join(os.tmpdir(), 'kpc-fixture-'))
   try {
-    const tree = readTree(writeFixtureRun(base), base)
+    const { dir, printed } = writeFixtureRun(base)
+    const tree = readTree(dir, base)
     rmSync(out, { recursive: true, force: true })
     for (const [f, text] of tree) {
       mkdirSync(path.dirname(path.join(out, f)), { recursive: true })
       writeFileSync(path.join(out, f), text, 'latin1')
     }
-    console.log(`${tree.size} files in ${out}`)
+    writeFileSync(`${out}.console.txt`, normalise(printed, base))
+    console.log(`${tree.size} files in ${out}, and ${out}.console.txt`)
   } finally {
     rmSync(base, { recursive: true, force: true })
   }
