@@ -7,8 +7,12 @@
  */
 import libCoverage, { type CoverageMap } from 'istanbul-lib-coverage'
 import path from 'node:path'
-import picomatch from 'picomatch'
+import { createRequire } from 'node:module'
+import type picomatchType from 'picomatch'
 import { thresholdViolations, type Thresholds } from '@kprobecov/core'
+
+/** picomatch, loaded for thresholds keyed by glob only (the reporter's process loads this module in every run). */
+const picomatch = () => createRequire(import.meta.url)('picomatch') as typeof picomatchType
 
 export type CoverageThreshold = Record<string, Thresholds>
 
@@ -29,8 +33,8 @@ export function checkThresholds(map: CoverageMap, thresholds: CoverageThreshold 
   }
   for (const [key, limits] of Object.entries(thresholds)) {
     if (key === 'global') continue
-    if (picomatch.scan(key).isGlob) {
-      const match = picomatch(key, { dot: true })
+    if (picomatch().scan(key).isGlob) {
+      const match = picomatch()(key, { dot: true })
       const matched = files.filter((f) => match(f) || match(path.resolve(root, f)))
       if (matched.length === 0) errors.push(`Jest: Coverage data for ${key} was not found.`)
       for (const f of matched) {

@@ -6,8 +6,12 @@
  * or (its own perFile) each. Positive: least percent; negative: most uncovered.
  */
 import libCoverage, { type CoverageMap, type CoverageSummary } from 'istanbul-lib-coverage'
-import picomatch from 'picomatch'
+import { createRequire } from 'node:module'
+import type picomatchType from 'picomatch'
 import { thresholdViolations, type Thresholds } from '@kprobecov/core'
+
+/** picomatch, loaded for thresholds keyed by glob only (the reporter's process loads this module in every run). */
+const picomatch = () => createRequire(import.meta.url)('picomatch') as typeof picomatchType
 
 type Limits = Thresholds & { 100?: boolean }
 type PerFile = boolean | Limits
@@ -36,7 +40,7 @@ export function checkThresholds(map: CoverageMap, thresholds: VitestThresholds |
   const groups: Group[] = [{ label: 'global', map, limits: limitsOf(thresholds), perFile: thresholds.perFile ?? false }]
   for (const [glob, entry] of Object.entries(thresholds)) {
     if (KEYS.has(glob) || typeof entry !== 'object' || entry === null) continue
-    const match = picomatch(glob, { dot: true })
+    const match = picomatch()(glob, { dot: true })
     const sub = libCoverage.createCoverageMap({})
     for (const f of files) if (match(f)) sub.addFileCoverage(map.fileCoverageFor(f))
     const e = entry as Limits & { perFile?: PerFile }

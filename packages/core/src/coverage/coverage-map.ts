@@ -21,9 +21,14 @@
 import libCoverage from 'istanbul-lib-coverage'
 import type { BranchMapping, CoverageMap, FileCoverageData, FunctionMapping, Range } from 'istanbul-lib-coverage'
 import path from 'node:path'
-import picomatch from 'picomatch'
+import { createRequire } from 'node:module'
+import type picomatchType from 'picomatch'
 import type { Plan } from '../plan/types.ts'
 import { reportPath, type PathOptions } from './paths.ts'
+
+/** picomatch, loaded when globs are given (not every process that loads this module plans or filters). */
+const picomatch = (globs: string[], options: picomatchType.PicomatchOptions): ((p: string) => boolean) =>
+  (createRequire(import.meta.url)('picomatch') as typeof picomatchType)(globs, options)
 
 /** End column of a whole-line location (columns are not known; lines are). */
 export const LINE_END_COLUMN = 10_000

@@ -34,8 +34,8 @@ export interface LcovRecord {
 }
 
 type WalkFile = (text: string, cb: (err: unknown, data?: LcovRecord[]) => void) => void
-const require = createRequire(import.meta.url)
-const lcovParse = require('lcov-parse') as { source: WalkFile }
+/** lcov-parse, loaded when lcov is read (merging other tools' tracefiles), not by every process that loads kprobecov. */
+const lcovParse = () => createRequire(import.meta.url)('lcov-parse') as { source: WalkFile }
 
 /** Rewrites lcov that lcov-parse would misread into lcov it reads correctly. */
 export function normaliseLcov(text: string): string {
@@ -88,7 +88,7 @@ export function parseLcov(text: string): LcovRecord[] {
   let result: LcovRecord[] = []
   let error: unknown
   // lcov-parse's walkFile calls back synchronously.
-  lcovParse.source(normalised, (err, data) => {
+  lcovParse().source(normalised, (err, data) => {
     if (err) error = err
     else result = data ?? []
   })

@@ -34,33 +34,9 @@ import { countSites, probeHits, type KcovMap, type TargetBases } from './map.ts'
 import { moduleAreaRange, preloadEnv, readPreloadRecords, targetBases } from './preload.ts'
 import { moduleSectionBases } from './system.ts'
 import { KcovTracer, uvThreadPoolSize } from './tracer.ts'
+import type { KcovShared } from './shared.ts'
 
-/** What the main process tells its workers (one line of JSON in their environment). */
-export interface KcovShared {
-  backend: 'kcov'
-  /** The KcovMap's file. */
-  map: string
-  /** The kernel's KASLR offset, decimal. */
-  kaslr: string
-  /** The KCOV file. */
-  path: string
-  /** Records per thread buffer (the attaching thread's; pool threads get a quarter). */
-  buffer: number
-  /** Trace libuv's thread pool too. */
-  threadPool: boolean
-  /** Trace the processes the tests start (LD_PRELOAD). */
-  children: boolean
-  /** The measured modules (the map's targets), whose sections children report. */
-  modules: string[]
-  /** The main process, for messages. */
-  pid: number
-}
-
-export function isKcovShared(v: unknown): v is KcovShared {
-  const s = v as Partial<KcovShared> | null
-  return typeof s === 'object' && s !== null && s.backend === 'kcov' && typeof s.map === 'string' &&
-    typeof s.kaslr === 'string' && typeof s.path === 'string' && typeof s.buffer === 'number'
-}
+export { isKcovShared, type KcovShared } from './shared.ts'
 
 /** What a KCOV sample says besides its hits. */
 export interface KcovSampleStats {

@@ -19,12 +19,17 @@
  * fall-through, PlanBranch.source lets coverage derive the taken count exactly.
  */
 import path from 'node:path'
-import picomatch from 'picomatch'
+import { createRequire } from 'node:module'
+import type picomatchType from 'picomatch'
 import type { DebugFunction, DebugInfo } from '../debuginfo/types.ts'
 import type {
   Granularity, ModuleTarget, Plan, PlanBranch, PlanFunction, PlanProbe, PlanSkip, ProbeKind,
 } from './types.ts'
 import { distinctLines, probeOffset, splitBlocks, type Block } from './blocks.ts'
+
+/** picomatch, loaded when globs are given (not every process that loads this module plans or filters). */
+const picomatch = (globs: string[], options: picomatchType.PicomatchOptions): ((p: string) => boolean) =>
+  (createRequire(import.meta.url)('picomatch') as typeof picomatchType)(globs, options)
 
 export interface PlanOptions {
   /** The project root: relative `sources` globs of vmlinux targets are relative to it. */

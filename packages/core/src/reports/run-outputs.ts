@@ -10,8 +10,7 @@
  * All of it is written into a temporary directory beside <dir> that replaces
  * <dir> at the end: a failed run leaves the previous output, never a part.
  */
-import { cpSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import type { CoverageMap } from 'istanbul-lib-coverage'
 import type { Watermarks } from 'istanbul-lib-report'
@@ -49,44 +48,43 @@ export function writeRunOutputs(outputs: RunOutputs): void {
  * (created, or replaced as a whole): when `fill` throws, `dir` stays as it was
  * and nothing is left behind.
  *
- * `fill` writes into a staging directory under the OS's temporary directory,
- * which is then copied beside `dir` and renamed into place. istanbul's writers
- * issue one write() per fragment of a report (thousands for an HTML page); on
- * a network file system (NFS, 9p) each is a round trip, while the copy moves
- * whole files.
+ * `fill` writes into the temporary directory beside `dir` directly: the
+ * report writers write each file whole (see reports.ts), which on a network
+ * file system (NFS, 9p) is what matters; rendering elsewhere and copying
+ * would create every file twice.
  */
 export function writeDirectoryAtomically(dir: string, fill: (tmp: string) => void): void {
   const target = path.resolve(dir)
   const parent = path.dirname(target)
   mkdirSync(parent, { recursive: true })
-  const staging = mkdtempSync(path.join(tmpdir(), 'kprobecov-out-'))
-  let tmp: string | undefined
+  const tmp = mkdtempSync(path.join(parent, `.${path.basename(target)}.tmp-`))
   try {
-    fill(staging)
-    tmp = mkdtempSync(path.join(parent, `.${path.basename(target)}.tmp-`))
-    cpSync(staging, tmp, { recursive: true })
+    fill(tmp)
     replaceDir(tmp, target)
   } catch (e) {
-    if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true })
+    rmSync(tmp, { recursive: true, force: true })
     throw e
-  } finally {
-    rmSync(staging, { recursive: true, force: true })
   }
 }
 
 /** `file:line` of every line with a hit → the sorted test files that hit it; keys by file, then line. */
 export function testsByLine(perTest: ReadonlyMap<string, CoverageMap>): Record<string, string[]> {
-  const byLine = new Map<string, Map<number, Set<string>>>()
+  // A test file meets each (file, line) once: lists, not sets.
+  const byLine = new Map<string, Map<number, string[]>>()
   for (const [test, map] of perTest) {
     for (const file of map.files()) {
       const lines = map.fileCoverageFor(file).getLineCoverage() as Record<string, number>
-      for (const [line, count] of Object.entries(lines)) {
-        if (!(count > 0)) continue
-        let forFile = byLine.get(file)
-        if (!forFile) byLine.set(file, (forFile = new Map()))
-        let tests = forFile.get(Number(line))
-        if (!tests) forFile.set(Number(line), (tests = new Set()))
-        tests.add(test)
+      let forFile: Map<number, string[]> | undefined
+      for (const line in lines) {
+        if (!(lines[line]! > 0)) continue
+        if (!forFile) {
+          forFile = byLine.get(file)
+          if (!forFile) byLine.set(file, (forFile = new Map()))
+        }
+        const n = Number(line)
+        const tests = forFile.get(n)
+        if (tests) tests.push(test)
+        else forFile.set(n, [test])
       }
     }
   }
@@ -94,7 +92,7 @@ export function testsByLine(perTest: ReadonlyMap<string, CoverageMap>): Record<s
   for (const file of [...byLine.keys()].sort()) {
     const forFile = byLine.get(file)!
     for (const line of [...forFile.keys()].sort((a, b) => a - b)) {
-      out[`${file}:${line}`] = [...forFile.get(line)!].sort()
+      out[`${file}:${line}`] = forFile.get(line)!.sort()
     }
   }
   return out

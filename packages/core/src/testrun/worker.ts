@@ -11,15 +11,25 @@
  * any number of times while attached, close() releases the slot and drops
  * the fd.
  */
+import { createRequire } from 'node:module'
+import { extname } from 'node:path'
 import { Collector, type AttachScope } from '../device/collector.ts'
 import { KprobecovError } from '../errors.ts'
-import { isKcovShared, KcovWorker } from '../kcov/worker.ts'
+import { isKcovShared } from '../kcov/shared.ts'
 import { encodeHits, type WorkerSample } from './sample.ts'
 
 export type { WorkerSample } from './sample.ts'
 
 /** The environment variable that carries Collector.share()'s token (or the KCOV backend's) to workers. */
 export const COLLECTOR_ENV = 'KPROBECOV_COLLECTOR'
+
+/**
+ * The KCOV backend's worker side, loaded only when the runner chose it: a
+ * worker is started for each test file, and the kprobe backend's needs
+ * neither the KCOV code nor planning (Node's require of ES modules).
+ */
+const kcovWorker = () => (createRequire(import.meta.url)(`../kcov/worker${extname(import.meta.url)}`) as
+  typeof import('../kcov/worker.ts')).KcovWorker
 
 interface Source {
   take(): WorkerSample
@@ -50,7 +60,7 @@ export class WorkerAttachment {
     } catch {
       parsed = undefined // Collector.adopt says what is wrong with it
     }
-    if (isKcovShared(parsed)) return new WorkerAttachment(KcovWorker.attach(parsed))
+    if (isKcovShared(parsed)) return new WorkerAttachment(kcovWorker().attach(parsed))
     const collector = Collector.adopt(token)
     try {
       const slot = collector.attach({ scope, pid: process.pid, sampleId: BigInt(process.pid) })
