@@ -402,32 +402,55 @@ static void test_kcov_overflow_is_told(void)
 	kpc_kcov_set_free(s);
 }
 
+/* One turn of the drainer test's loop: a system call, then a sleep of 3 ms. */
+static void drainer_turn(void)
+{
+	syscall(SYS_getppid);
+	usleep(3000);
+}
+
 /*
  * A thread's buffer does not fill while the drainer empties it, although the
- * thread writes several times its size. Four pages (2047 records): a drain
- * that comes a few loop turns late (a loaded machine, TCG's timers) loses
- * nothing; 1000 turns write more than twice that (each turn, a getppid and a
- * nanosleep, writes more than 10 records in the debug kernel).
+ * thread writes several times its size. The buffer holds 16 turns of the
+ * loop (what one turn writes is measured first: it depends on the kernel's
+ * configuration), so a drain that comes a few turns late (a loaded machine,
+ * TCG's timers) loses nothing; 64 turns write about four times the buffer.
  */
 static void test_kcov_drainer_keeps_up(void)
 {
-	const long words = 4 * sysconf(_SC_PAGESIZE) / 8;
+	const uint64_t page_words = sysconf(_SC_PAGESIZE) / 8;
 	struct kpc_kcov_set *s;
 	struct kpc_kcov_stats st;
+	uint64_t turn = 0, words;
 	int i;
 
 	if (!have_kcov())
 		return;
 	ASSERT(kpc_kcov_set_new(NULL, KPC_KCOV_TRACE_PC, &s) == 0);
+	ASSERT(kpc_kcov_set_enable(s, 64 * page_words) == 0);
+	for (i = 0; i < 3; i++) {
+		drainer_turn();
+		kpc_kcov_set_drain(s, every_pc, 1, &st);
+		ASSERT(st.overflows == 0);
+		if (st.records > turn)
+			turn = st.records;
+	}
+	kpc_kcov_set_free(s);
+	ASSERT(turn > 0);
+	words = 16 * turn + 1;
+	if (words < page_words)
+		words = page_words;
+
+	ASSERT(kpc_kcov_set_new(NULL, KPC_KCOV_TRACE_PC, &s) == 0);
 	ASSERT(kpc_kcov_set_enable(s, words) == 0);
 	ASSERT(kpc_kcov_set_drainer(s, every_pc, 1, 1) == 0);
-	for (i = 0; i < 1000; i++) {
-		syscall(SYS_getppid);
-		usleep(3000);
-	}
+	for (i = 0; i < 64; i++)
+		drainer_turn();
 	kpc_kcov_set_drainer(s, NULL, 0, 0);
 	kpc_kcov_set_drain(s, every_pc, 1, &st);
-	EXPECT(st.records > 2 * (uint64_t)words);
+	printf("#   one turn: %llu records; buffer: %llu words\n", (unsigned long long)turn,
+	       (unsigned long long)words);
+	EXPECT(st.records > 2 * words);
 	EXPECT_EQ(st.overflows, 0);
 	kpc_kcov_set_free(s);
 }
