@@ -5,7 +5,8 @@
  * one markdown section (see bench/run-in-guest.sh and bench/README.md).
  *
  * Three kinds of probe site, in both parts:
- *   entry: function entry, offset 0: an ftrace-based kprobe on this kernel;
+ *   entry: function entry, offset 0: an ftrace site (the reference is an
+ *          ftrace-based kprobe, kprobecov's probe an entry of its ftrace_ops);
  *   jump:  a line site that kprobes optimizes into a jump (checked);
  *   int3:  a line site that kprobes cannot optimize: stays a breakpoint.
  *
@@ -57,7 +58,7 @@ static const char *bench_dir = "bench";
 static uint64_t iterations = 50000;
 static int rounds = 21;
 static unsigned edge_bits = 12;
-static double budget_s = 240;
+static double budget_s = 600;
 static const char *accel = "unknown";
 static int do_handler = 1, do_manage = 1;
 static unsigned sizes[MAX_SIZES] = { 100, 1000, 10000 };
@@ -656,8 +657,9 @@ static void handler_bench(void)
 		"Median of %d interleaved rounds, spread = min–max. Each configuration probes a "
 		"function of its own, all set up at once. The reference is an empty kprobe "
 		"(`pre_handler` returning 0, planted by kpc_bench) on the same kind of site; "
-		"ratios are taken within each round. Sites: **entry** = offset 0, an ftrace-based "
-		"kprobe (KPROBES_ON_FTRACE); **line, jump site** = +0x%x, the first instruction "
+		"ratios are taken within each round. Sites: **entry** = offset 0, an ftrace site: the "
+		"reference is an ftrace-based kprobe (KPROBES_ON_FTRACE), kprobecov's probe an entry of "
+		"the collector's own ftrace_ops (no kprobe, no saved pt_regs); **line, jump site** = +0x%x, the first instruction "
 		"after the fentry call, which the kprobe optimizer turns into a jump; **line, int3 "
 		"site** = +0x%x, the next instruction, whose 5-byte window holds a shift by an "
 		"immediate that x86 kprobes cannot boost, so it stays an int3 breakpoint (both "
@@ -977,7 +979,7 @@ static double project(const struct mtask *tasks, int ntasks, const struct mtask 
 
 static void manage_bench(void)
 {
-	static const int order[NR_SITE_KINDS] = { SITE_INT3, SITE_JUMP, SITE_ENTRY };
+	static const int order[NR_SITE_KINDS] = { SITE_ENTRY, SITE_INT3, SITE_JUMP };
 	static struct site_offsets off[MAX_SITES];
 	struct mtask tasks[MAX_SIZES * NR_SITE_KINDS * 2];
 	struct kprobecov_probe *probes;
@@ -1006,37 +1008,38 @@ static void manage_bench(void)
 	if (!probes || !sites)
 		die("out of memory");
 
-	/* Sizes ascending, the cheapest kind of site first. */
+	/* Sizes ascending; per size and kind of site, kprobecov then its reference. */
 	for (sz = 0; sz < nr_sizes; sz++)
-		for (ref = 0; ref < 2; ref++)
-			for (k = 0; k < NR_SITE_KINDS; k++)
+		for (k = 0; k < NR_SITE_KINDS; k++)
+			for (ref = 0; ref < 2; ref++)
 				tasks[ntasks++] = (struct mtask){
 					.n = sizes[sz], .site = order[k], .ref = ref,
 					.want = sizes[sz] <= 1000 ? 3 : 2,
 				};
 
 	/*
-	 * Breadth first, within the budget: one repetition of every kprobecov
-	 * task (sizes ascending), then one of every reference task, then the
-	 * further repetitions in the same order. A repetition is run only if its
-	 * projection fits in what is left of the budget.
+	 * Breadth first, within the budget: one repetition of every task in
+	 * that order (so each row of kprobecov has its reference next to it,
+	 * as far as the budget goes), then the further repetitions in the same
+	 * order. A repetition is run only if its projection fits in what is
+	 * left of the budget.
 	 */
-	for (phase = 0; phase < 4; phase++) {
+	for (phase = 0; phase < 3; phase++) {
 		for (i = 0; i < ntasks; i++) {
 			struct mtask *t = &tasks[i];
 			double left = budget_s - (now_s() - t0), one, start;
 
-			if (t->ref != (phase & 1) || t->failed)
+			if (t->failed)
 				continue;
-			if (phase < 2 && (t->n > nsites || t->n > kver.max_probes)) {
+			if (!phase && (t->n > nsites || t->n > kver.max_probes)) {
 				snprintf(t->note, sizeof(t->note), "not run: %u sites, max_probes %llu",
 					 nsites, (unsigned long long)kver.max_probes);
 				t->failed = 1;
 				continue;
 			}
-			if (phase < 2 ? t->reps : !t->reps || t->reps >= t->want)
+			if (!phase ? t->reps : !t->reps || t->reps >= t->want)
 				continue;
-			one = phase < 2 ? project(tasks, ntasks, t) : 1.2 * t->total / t->reps;
+			one = !phase ? project(tasks, ntasks, t) : 1.2 * t->total / t->reps;
 			while (one <= left) {
 				start = now_s();
 				if (manage_once(t, sdev, off, probes, sites,
@@ -1050,7 +1053,7 @@ static void manage_bench(void)
 					 "optimized %.3f s, disarm %.3f s, close %.3f s, restored %.3f s",
 					 impl_name(t), site_name[t->site], t->n, t->reps, t->add[j],
 					 t->arm[j], t->opt[j], t->dis[j], t->cls[j], t->rst[j]);
-				if (phase < 2 || t->reps >= t->want)
+				if (!phase || t->reps >= t->want)
 					break;
 				left = budget_s - (now_s() - t0);
 				one = 1.2 * t->total / t->reps;

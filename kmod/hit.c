@@ -14,11 +14,13 @@
 #define pr_fmt(fmt) "kprobecov: " fmt
 
 #include <linux/bitops.h>
+#include <linux/ftrace.h>
 #include <linux/hash.h>
 #include <linux/preempt.h>
 #include <linux/ptrace.h>
 #include <linux/rculist.h>
 #include <linux/sched.h>
+#include <linux/trace_recursion.h>
 #ifdef CONFIG_X86
 #include <asm/text-patching.h>
 #endif
@@ -196,12 +198,17 @@ static void kpc_attribute(struct kpc_collector *c, struct kpc_slot **ts, struct 
 	last->ps = *ps;
 }
 
-int kpc_pre_handler(struct kprobe *kp, struct pt_regs *regs)
+/*
+ * One hit of p, in task context or not: the trace, attribution, the counts
+ * of each slot it belongs to, and for a function probe its caller, ret (the
+ * return address into it), read from regs when there are regs. Shared by the
+ * kprobe handler and the ftrace callback.
+ */
+static __always_inline void kpc_hit(struct kpc_probe *p, bool task, struct pt_regs *regs,
+				    unsigned long ret)
 {
-	struct kpc_probe *p = container_of(kp, struct kpc_probe, kp);
 	struct kpc_collector *c = p->c;
 	struct kpc_slot *ts = NULL, *ps = NULL, *gs;
-	bool task = kpc_probed_in_task(kp);
 
 	if (task) {
 		if (unlikely(READ_ONCE(c->trace_key) == task_pid(current)))
@@ -219,7 +226,50 @@ int kpc_pre_handler(struct kprobe *kp, struct pt_regs *regs)
 		kpc_count(c, gs, p, task);
 	/* Callers are collector-wide: once per counted call. */
 	if (p->callers && (ts || ps || gs))
-		kpc_record_caller(c, p, kpc_return_address(regs));
+		kpc_record_caller(c, p, regs ? kpc_return_address(regs) : ret);
+}
+
+int kpc_pre_handler(struct kprobe *kp, struct pt_regs *regs)
+{
+	struct kpc_probe *p = container_of(kp, struct kpc_probe, kp);
+
+	kpc_hit(p, kpc_probed_in_task(kp), regs, 0);
 	return 0;
 }
 NOKPROBE_SYMBOL(kpc_pre_handler);
+
+/*
+ * The callback of a collector's ftrace_ops, at the fentry call of a function
+ * it probes: ip is that call's address, parent_ip the return address into
+ * the caller. It runs in the probed context itself (no trap), so in_task()
+ * is the context's own. The ops has no FTRACE_OPS_FL_RECURSION: ftrace then
+ * calls it directly and it guards itself, as 6.1 requires (the trylock also
+ * disables preemption, the table's RCU read side). Where RCU is not watching
+ * (idle, early entry code), it counts nothing, as ftrace's FTRACE_OPS_FL_RCU
+ * would make it: the table could be freed under it.
+ */
+void kpc_ftrace_handler(unsigned long ip, unsigned long parent_ip, struct ftrace_ops *op,
+			struct ftrace_regs *fregs)
+{
+	struct kpc_collector *c = container_of(op, struct kpc_collector, fops);
+	struct kpc_ftab *t;
+	bool task;
+	u32 i;
+	int bit;
+
+	bit = ftrace_test_recursion_trylock(ip, parent_ip);
+	if (bit < 0)
+		return;
+	if (unlikely(!rcu_is_watching()))
+		goto out;
+	t = rcu_dereference_sched(c->ftab);
+	if (unlikely(!t))
+		goto out;
+	task = in_task();
+	for (i = kpc_fhash(ip) & t->mask; t->cells[i].ip; i = (i + 1) & t->mask)
+		if (t->cells[i].ip == ip)
+			kpc_hit(t->cells[i].p, task, NULL, parent_ip);
+out:
+	ftrace_test_recursion_unlock(bit);
+}
+NOKPROBE_SYMBOL(kpc_ftrace_handler);

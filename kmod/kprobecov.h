@@ -7,7 +7,9 @@
 #define _KPROBECOV_INTERNAL_H
 
 #include <linux/atomic.h>
+#include <linux/ftrace.h>
 #include <linux/irq_work.h>
+#include <linux/hash.h>
 #include <linux/kprobes.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
@@ -61,6 +63,10 @@ struct kpc_caller {
  *   !registered && pending   waiting for its module to load (unloaded: it went)
  *   registered               planted; counts when want_armed
  *   !registered && !pending  failed; error holds -errno
+ * A probe is planted one of two ways. At a function's ftrace location (its
+ * __fentry__ call, offset 0) it is an entry of the collector's ftrace_ops
+ * (ftrace set, kp unused): armed and disarmed in batches, one code update
+ * per ioctl or module event (ftrace.c). Anywhere else it is a kprobe (kp).
  */
 struct kpc_probe {
 	struct kprobe kp;
@@ -78,6 +84,9 @@ struct kpc_probe {
 	bool pending;
 	bool unloaded;		/* its module went away after it was planted */
 	bool seen;		/* mirrors its bit in c->hit_bitmap, next to kp */
+	bool ftrace;		/* registered through c->fops at ip, not as kp */
+	bool gone;		/* ftrace: its code (module init text) was freed */
+	unsigned long ip;	/* ftrace: the fentry call site it counts at */
 	struct kpc_caller *callers;	/* KIND_FUNC only: c->max_callers cells */
 	u64 caller_overflow;
 };
@@ -114,6 +123,28 @@ struct kpc_entry {
 };
 
 #define KPC_TABLE_BITS 10
+
+/*
+ * The entry probes of a collector that count now (ftrace planted, armed,
+ * code present), by fentry site: open addressing with linear probing, one
+ * cell per probe (several probes of a collector may share a site), ip 0 =
+ * empty, at most a quarter full. Built whole under kpc_mutex, published
+ * with RCU, read by the ftrace callback.
+ */
+struct kpc_fcell {
+	unsigned long ip;
+	struct kpc_probe *p;
+};
+struct kpc_ftab {
+	struct rcu_head rcu;
+	u32 mask;
+	struct kpc_fcell cells[];
+};
+
+static inline u32 kpc_fhash(unsigned long ip)
+{
+	return hash_long(ip, 32);
+}
 
 /*
  * A collector: one open /dev/kprobecov. State machine:
@@ -156,10 +187,20 @@ struct kpc_collector {
 
 	wait_queue_head_t poll_wq;
 	struct irq_work poll_work;
+
+	/* Entry probes through ftrace (ftrace.c); under kpc_mutex. */
+	struct ftrace_ops fops;		/* func: kpc_ftrace_handler; filter = fips */
+	struct kpc_ftab __rcu *ftab;	/* read by the callback */
+	unsigned long *fips;		/* sorted distinct sites in the filter */
+	u64 nr_fips;
+	bool fops_registered;
+	bool fdirty;			/* an entry probe's counting state changed */
 };
 
-/* hit.c: the kprobe handler. */
+/* hit.c: the kprobe handler and the ftrace callback. */
 int kpc_pre_handler(struct kprobe *kp, struct pt_regs *regs);
+void kpc_ftrace_handler(unsigned long ip, unsigned long parent_ip, struct ftrace_ops *op,
+			struct ftrace_regs *fregs);
 struct kpc_entry *kpc_lookup(struct kpc_collector *c, struct pid *key, bool process);
 
 /* probes.c */
@@ -172,6 +213,13 @@ void kpc_free_probes(struct kpc_collector *c);
 u32 kpc_probe_state(struct kpc_collector *c, struct kpc_probe *p);
 int kpc_module_notifier_init(void);
 void kpc_module_notifier_exit(void);
+
+/* ftrace.c */
+void kpc_ftrace_init(struct kpc_collector *c);
+void kpc_ftrace_plant(struct kpc_collector *c, struct kpc_probe **probes,
+		      const unsigned long *addrs, u32 n, bool *planted);
+void kpc_ftrace_sync(struct kpc_collector *c);
+void kpc_ftrace_free(struct kpc_collector *c);
 
 /* attach.c */
 int kpc_attach(struct kpc_collector *c, struct kprobecov_attach *a);

@@ -73,6 +73,7 @@ static int kpc_open(struct inode *inode, struct file *file)
 	INIT_LIST_HEAD(&c->node);
 	init_waitqueue_head(&c->poll_wq);
 	init_irq_work(&c->poll_work, kpc_poll_wake);
+	kpc_ftrace_init(c);
 	file->private_data = c;
 	return nonseekable_open(inode, file);
 }
@@ -86,6 +87,7 @@ static int kpc_release(struct inode *inode, struct file *file)
 		kpc_detach_all(c);
 		synchronize_rcu();	/* fork/exit hooks walking kpc_collectors */
 		irq_work_sync(&c->poll_work);
+		kpc_ftrace_free(c);
 		kpc_free_probes(c);
 		kvfree(c->slots);
 		vfree(c->area);

@@ -261,16 +261,22 @@ static void kpc_plant_vmlinux(struct kpc_probe **probes, u32 n)
 	}
 }
 
-/* Plant probes of a loaded module. */
-static void kpc_plant_module(struct module *mod, struct kpc_probe **probes, u32 n)
+/* Plant probes of a loaded module: entry sites through ftrace, the rest as kprobes. */
+static void kpc_plant_module(struct kpc_collector *c, struct module *mod,
+			     struct kpc_probe **probes, u32 n)
 {
 	unsigned long *addresses = kvcalloc(n, sizeof(*addresses), GFP_KERNEL);
 	int *errors = kvcalloc(n, sizeof(*errors), GFP_KERNEL);
-	int ret = addresses && errors ? kpc_resolve_module(mod, probes, n, addresses, errors) :
-		  -ENOMEM;
+	bool *planted = kvcalloc(n, sizeof(*planted), GFP_KERNEL);
+	int ret = addresses && errors && planted ?
+		  kpc_resolve_module(mod, probes, n, addresses, errors) : -ENOMEM;
 	u32 i;
 
+	if (!ret)
+		kpc_ftrace_plant(c, probes, addresses, n, planted);
 	for (i = 0; i < n; i++) {
+		if (!ret && planted[i])
+			continue;
 		if (!ret && addresses[i]) {
 			kpc_register(probes[i], addresses[i]);
 		} else {
@@ -278,8 +284,51 @@ static void kpc_plant_module(struct module *mod, struct kpc_probe **probes, u32 
 			probes[i]->pending = false;
 		}
 	}
+	kvfree(planted);
 	kvfree(errors);
 	kvfree(addresses);
+}
+
+/*
+ * Built-in entry probes were planted as (disabled) kprobes, kprobes' lookup
+ * being the one for built-in symbols: move those on ftrace locations to
+ * ftrace, with one unregistration (one grace period) for all. A disabled
+ * kprobe changed no code, so this changes none either.
+ */
+static void kpc_vmlinux_to_ftrace(struct kpc_collector *c, struct kpc_probe **probes, u32 n)
+{
+	struct kpc_probe **run = kvmalloc_array(n, sizeof(*run), GFP_KERNEL);
+	struct kprobe **kps = kvmalloc_array(n, sizeof(*kps), GFP_KERNEL);
+	unsigned long *addrs = kvmalloc_array(n, sizeof(*addrs), GFP_KERNEL);
+	bool *planted = kvmalloc_array(n, sizeof(*planted), GFP_KERNEL);
+	u32 i, m = 0;
+
+	if (!run || !kps || !addrs || !planted)
+		goto out;	/* they stay kprobes */
+	for (i = 0; i < n; i++) {
+		struct kpc_probe *p = probes[i];
+
+		if (!p->registered || p->ftrace || p->offset || !(p->kp.flags & KPROBE_FLAG_FTRACE) ||
+		    !kprobe_disabled(&p->kp))
+			continue;
+		run[m] = p;
+		kps[m] = &p->kp;
+		addrs[m++] = (unsigned long)p->kp.addr;
+	}
+	if (!m)
+		goto out;
+	unregister_kprobes(kps, m);
+	for (i = 0; i < m; i++)
+		run[i]->registered = false;
+	kpc_ftrace_plant(c, run, addrs, m, planted);
+	for (i = 0; i < m; i++)
+		if (!planted[i])
+			kpc_register(run[i], addrs[i]);
+out:
+	kvfree(planted);
+	kvfree(addrs);
+	kvfree(kps);
+	kvfree(run);
 }
 
 /* Plant probes that all belong to one target; unloaded modules: pending. */
@@ -292,11 +341,12 @@ static void kpc_plant(struct kpc_collector *c, u32 target, struct kpc_probe **pr
 
 	if (target == KPC_TARGET_VMLINUX) {
 		kpc_plant_vmlinux(probes, n);
+		kpc_vmlinux_to_ftrace(c, probes, n);
 		return;
 	}
 	mod = kpc_get_module(c->targets[target], &kobj, &builtin);
 	if (mod) {
-		kpc_plant_module(mod, probes, n);
+		kpc_plant_module(c, mod, probes, n);
 		kobject_put(kobj);
 		return;
 	}
@@ -422,6 +472,7 @@ int kpc_add_probes(struct kpc_collector *c, struct kprobecov_probe *specs, u64 c
 	}
 	c->nr_probes += count;
 	WRITE_ONCE(c->hdr->nr_probes, c->nr_probes);
+	kpc_ftrace_sync(c);
 out:
 	mutex_unlock(&kpc_mutex);
 	kvfree(batch);
@@ -434,7 +485,7 @@ u32 kpc_probe_state(struct kpc_collector *c, struct kpc_probe *p)
 
 	if (p->registered) {
 		state |= KPROBECOV_STATE_REGISTERED;
-		if (kprobe_gone(&p->kp))
+		if (p->ftrace ? p->gone : kprobe_gone(&p->kp))
 			state |= KPROBECOV_STATE_GONE;
 	}
 	if (p->want_armed)
@@ -491,12 +542,17 @@ int kpc_select(struct kpc_collector *c, const struct kprobecov_select *sel, bool
 			continue;
 		p->want_armed = arm;
 		(*changed)++;
+		if (p->ftrace) {
+			c->fdirty = true;	/* all in one update, below */
+			continue;
+		}
 		if (!p->registered || kprobe_gone(&p->kp))
 			continue;
 		ret = arm ? enable_kprobe(&p->kp) : disable_kprobe(&p->kp);
 		if (ret)
 			p->error = ret;
 	}
+	kpc_ftrace_sync(c);
 	mutex_unlock(&kpc_mutex);
 	return 0;
 }
@@ -514,7 +570,11 @@ static void kpc_unplant(struct kpc_collector *c, int target, bool unloaded)
 
 		if (!p->registered || (target >= 0 && p->target != target))
 			continue;
-		if (kps)
+		if (p->ftrace) {
+			p->ftrace = false;
+			p->gone = false;
+			c->fdirty = true;
+		} else if (kps)
 			kps[n++] = &p->kp;
 		else
 			unregister_kprobe(&p->kp);	/* no memory: one grace period each */
@@ -522,6 +582,7 @@ static void kpc_unplant(struct kpc_collector *c, int target, bool unloaded)
 		p->pending = unloaded;
 		p->unloaded = unloaded;
 	}
+	kpc_ftrace_sync(c);	/* before the kprobes: one code update for all */
 	if (n)
 		unregister_kprobes(kps, n);	/* one grace period for all */
 	kvfree(kps);
@@ -568,8 +629,27 @@ static void kpc_plant_pending(struct kpc_collector *c, u32 target, struct module
 		if (c->probes[i]->target == target && c->probes[i]->pending)
 			run[n++] = c->probes[i];
 	if (n)
-		kpc_plant_module(mod, run, n);
+		kpc_plant_module(c, mod, run, n);
 	kvfree(run);
+}
+
+/*
+ * LIVE: mod's init text is about to be freed, and its ftrace records with
+ * it (not the filters that name them): entry probes there are GONE.
+ */
+static void kpc_init_gone(struct kpc_collector *c, u32 target, struct module *mod)
+{
+	u64 i;
+
+	for (i = 0; i < c->nr_probes; i++) {
+		struct kpc_probe *p = c->probes[i];
+
+		if (p->target == target && p->ftrace && p->registered && !p->gone &&
+		    within_module_init(p->ip, mod)) {
+			p->gone = true;
+			c->fdirty = true;
+		}
+	}
 }
 
 /*
@@ -592,10 +672,14 @@ static int kpc_module_event(struct notifier_block *nb, unsigned long action, voi
 
 		if (target <= KPC_TARGET_VMLINUX)
 			continue;
-		if (action == MODULE_STATE_GOING)
+		if (action == MODULE_STATE_GOING) {
 			kpc_unplant(c, target, true);
-		else
-			kpc_plant_pending(c, target, mod);
+			continue;
+		}
+		kpc_plant_pending(c, target, mod);
+		if (action == MODULE_STATE_LIVE)
+			kpc_init_gone(c, target, mod);
+		kpc_ftrace_sync(c);
 	}
 	mutex_unlock(&kpc_mutex);
 	return NOTIFY_OK;

@@ -59,7 +59,10 @@ enum kprobecov_select_how {
 };
 
 /* Probe state bits (struct kprobecov_probe_status.state and .state in add). */
-#define KPROBECOV_STATE_REGISTERED	(1U << 0) /* a kprobe is planted in the kernel */
+#define KPROBECOV_STATE_REGISTERED	(1U << 0) /* planted in the kernel: a kprobe, or at a
+						   * function's ftrace location (offset 0 with
+						   * an __fentry__ call) an entry of the
+						   * collector's ftrace_ops, armed in batches */
 #define KPROBECOV_STATE_ARMED		(1U << 1) /* wanted enabled (counts once registered) */
 #define KPROBECOV_STATE_PENDING		(1U << 2) /* module not loaded: registered when it loads */
 #define KPROBECOV_STATE_GONE		(1U << 3) /* its code went away (unload, freed init code) */
