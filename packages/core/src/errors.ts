@@ -42,6 +42,8 @@ export type KprobecovErrorCode =
   | 'EBADFD'
   /** A test worker did not inherit its runner's collector. */
   | 'ENOCOLLECTOR'
+  /** A test worker's probes were not armed: its runner's process ended first, or took too long (see testrun/armed.ts). */
+  | 'ENOTARMED'
   /** The kernel has no KCOV (CONFIG_KCOV unset, or debugfs not mounted). */
   | 'ENOKCOV_KERNEL'
   /** A module has no KCOV instrumentation (no __sanitizer_cov_trace_pc calls). */

@@ -31,8 +31,15 @@ export function withKprobecov<Base extends EnvironmentClass>(base: Base): Base {
 
     override async setup(): Promise<void> {
       await super.setup()
-      this.#attachment = WorkerAttachment.attach('tree')
-      await this.#attachment?.ready()
+      const attachment = WorkerAttachment.attach('tree')
+      try {
+        // The probes are armed (the reporter's process arms them in the background).
+        await attachment?.ready()
+      } catch (e) {
+        attachment?.close()
+        throw e // the file fails with the reporter's line; teardown has nothing to take
+      }
+      this.#attachment = attachment
     }
 
     override async teardown(): Promise<void> {

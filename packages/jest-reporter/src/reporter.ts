@@ -1,10 +1,13 @@
 /**
  * The reporter, in Jest's parent process:
  *
- *   constructor   options checked, modules read and planned, probes planted
- *                 and armed, the collector and the file channel shared with
- *                 the workers through their environment (a setup error ends
- *                 the run here, before any test, with one line)
+ *   constructor   options checked, modules read and planned, the collector
+ *                 sized; it and the file channel shared with the workers
+ *                 through their environment (a setup error ends the run
+ *                 here, before any test, with one line); the probes are
+ *                 planted and armed in the background while Jest starts its
+ *                 workers, whose environment waits for them (a failure ends
+ *                 the run with its line, and fails the files that started)
  *   onRunStart    samples forgotten (each run in watch mode starts afresh)
  *   onTestFileResult  the file's sample taken from the channel
  *   onRunComplete reports written (<outputDirectory>/, per-test/,
@@ -15,7 +18,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import {
-  COLLECTOR_ENV, TestRun, exitOnSetupError, resolveKprobecovOptions, writeResults,
+  TestRun, exitOnSetupError, resolveKprobecovOptions, writeResults,
   type KprobecovOptions, type ReporterSpec,
 } from '@kprobecov/core'
 import type { Watermarks } from 'istanbul-lib-report'
@@ -71,7 +74,8 @@ export default class KprobecovReporter {
       exitOnSetupError(e)
     }
     this.#channel = mkdtempSync(path.join(tmpdir(), 'kprobecov-jest-'))
-    process.env[COLLECTOR_ENV] = this.#run.token
+    Object.assign(process.env, this.#run.env)
+    this.#run.armed.catch(exitOnSetupError)
     process.env[CHANNEL_ENV] = this.#channel
     process.once('exit', () => rmSync(this.#channel, { recursive: true, force: true }))
   }
@@ -86,7 +90,8 @@ export default class KprobecovReporter {
     if (sample) this.#run.addSample(result.testFilePath, sample)
   }
 
-  onRunComplete(): void {
+  async onRunComplete(): Promise<void> {
+    await this.#run.armed // a run without tests can end before
     const o = this.#options
     const dir = path.resolve(this.#root, o.outputDirectory ?? 'coverage/kernel')
     const reporters = o.coverageReporters ?? ['clover', 'json', 'lcov', 'text']

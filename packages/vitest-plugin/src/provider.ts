@@ -1,21 +1,24 @@
 /**
  * The coverage provider "kprobe", in Vitest's main process.
  *
- *   initialize   options checked, modules read and planned, probes planted
- *                and armed; the collector shared with the workers through
- *                their environment (not with --merge-reports: no kernel then)
+ *   initialize   options checked, modules read and planned, the collector
+ *                sized and shared with the workers through their environment
+ *                (not with --merge-reports: no kernel then); the probes are
+ *                planted and armed in the background while Vitest starts its
+ *                workers, which wait for them (worker.ts)
  *   clean        samples forgotten (first run, and each rerun in watch mode);
  *                the reports directory removed when `clean`
  *   onAfterSuiteRun  one test file's sample from its worker
  *   generateCoverage the results as plain JSON (blob reports keep it)
  *   reportCoverage / mergeReports  reports written, text printed, thresholds
  *
- * A setup error stops the run before any test: one line, exit status 1.
+ * A setup error stops the run before any test: one line, exit status 1; so
+ * does a failure to arm (the workers fail their file with the same line).
  */
 import { existsSync, rmSync } from 'node:fs'
 import type { CoverageMap } from 'istanbul-lib-coverage'
 import {
-  COLLECTOR_ENV, KprobecovError, TestRun, exitOnSetupError, isConsoleReporter, isTestRunResults, isWorkerSample, mergeResults, resolveKprobecovOptions, writeResults,
+  KprobecovError, TestRun, exitOnSetupError, isConsoleReporter, isTestRunResults, isWorkerSample, mergeResults, resolveKprobecovOptions, writeResults,
   type KprobecovOptions, type ReporterSpec, type TestRunResults, type WorkerSample,
 } from '@kprobecov/core'
 import type { CoverageProvider, ReportContext, ResolvedCoverageOptions, Vitest } from 'vitest/node'
@@ -50,7 +53,8 @@ export class KprobeCoverageProvider implements CoverageProvider {
         ...options, root, ...(include?.length ? { include } : {}), ...(exclude?.length ? { exclude } : {}),
         allowExternal: this.#options.allowExternal,
       })
-      process.env[COLLECTOR_ENV] = this.#run.token
+      Object.assign(process.env, this.#run.env)
+      this.#run.armed.catch(exitOnSetupError)
     } catch (e) {
       exitOnSetupError(e)
     }
@@ -74,8 +78,10 @@ export class KprobeCoverageProvider implements CoverageProvider {
     this.#run.addSample(testFile, sample)
   }
 
-  generateCoverage(_context: ReportContext): TestRunResults | null {
-    return this.#run?.results() ?? null
+  async generateCoverage(_context: ReportContext): Promise<TestRunResults | null> {
+    if (!this.#run) return null
+    await this.#run.armed // a run without tests can end before
+    return this.#run.results()
   }
 
   reportCoverage(coverage: unknown, _context: ReportContext): void {

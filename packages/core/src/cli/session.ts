@@ -125,11 +125,13 @@ export interface FailedProbe {
   error: number
 }
 
+const specsOf = (plan: Plan): ProbeSpec[] => plan.probes.map((p) => ({
+  module: plan.targets[p.target]!.module, symbol: p.symbol, offset: p.offset, kind: p.kind, group: p.function,
+}))
+
 /** Adds the plan's probes to an initialised collector, in batches, and arms them; returns the refused ones. */
 export function plantProbes(collector: Collector, plan: Plan, progress: Progress): FailedProbe[] {
-  const specs: ProbeSpec[] = plan.probes.map((p) => ({
-    module: plan.targets[p.target]!.module, symbol: p.symbol, offset: p.offset, kind: p.kind, group: p.function,
-  }))
+  const specs = specsOf(plan)
   const failed: FailedProbe[] = []
   for (let at = 0; at < specs.length; at += BATCH) {
     progress.count(`planting ${specs.length} probes`, at, specs.length)
@@ -141,6 +143,24 @@ export function plantProbes(collector: Collector, plan: Plan, progress: Progress
   progress.count(`planting ${specs.length} probes`, specs.length, specs.length)
   progress.step(`arming ${specs.length} probes`)
   collector.arm('all')
+  return failed
+}
+
+/** What a collector does to plant in the background (a fake's too, in unit tests). */
+export type AsyncPlanter = Pick<Collector, 'addProbesAsync' | 'armAsync'>
+
+/**
+ * plantProbes off the main thread (the collector's *Async calls run on
+ * libuv's pool): adds every probe in one call, then arms them. The event
+ * loop goes on meanwhile; no progress is drawn.
+ */
+export async function plantProbesAsync(collector: AsyncPlanter, plan: Plan): Promise<FailedProbe[]> {
+  const r = await collector.addProbesAsync(specsOf(plan))
+  const failed: FailedProbe[] = []
+  r.error.forEach((error, k) => {
+    if (error !== 0) failed.push({ probe: k, error })
+  })
+  await collector.armAsync('all')
   return failed
 }
 

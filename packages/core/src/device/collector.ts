@@ -462,67 +462,83 @@ export class Collector {
    */
   addProbes(specs: readonly ProbeSpec[]): AddProbesResult {
     const init = this.#ready('addProbes')
-    const n = specs.length
-    const result: AddProbesResult = {
-      firstIndex: this.#nrProbes,
-      count: 0,
-      registered: 0,
-      pending: 0,
-      failed: 0,
-      state: new Uint32Array(n),
-      error: new Int32Array(n),
-    }
-    for (let start = 0; start < n; start += MAX_BATCH) {
-      const count = Math.min(MAX_BATCH, n - start)
-      const buf = new Uint8Array(count * Probe.SIZE)
-      const dv = new DataView(buf.buffer)
-      for (let i = 0; i < count; i++) {
-        const spec = specs[start + i] as ProbeSpec
-        const at = i * Probe.SIZE
-        const where = `addProbes: probe ${start + i} (${spec.module}:${spec.symbol}+${spec.offset})`
-        writeName(buf, at + Probe.module, spec.module, MODULE_LEN, `${where}: module name`, true)
-        writeName(buf, at + Probe.symbol, spec.symbol, SYMBOL_LEN, `${where}: symbol`, false)
-        const kind = KIND_OF[spec.kind]
-        if (kind === undefined) throw new KprobecovError('EINVAL', `${where}: kind must be function, line or branch, not ${String(spec.kind)}`)
-        nonNegativeInt(`${where}: offset`, spec.offset)
-        if (kind === Kind.FUNC && spec.offset !== 0) {
-          throw new KprobecovError('EINVAL', `${where}: a function probe has offset 0 (use kind 'line' for other offsets)`)
-        }
-        if (!Number.isInteger(spec.group) || spec.group < 0 || spec.group > 0xffffffff) {
-          throw new KprobecovError('EINVAL', `${where}: group must be a 32-bit unsigned integer, not ${spec.group}`)
-        }
-        dv.setBigUint64(at + Probe.offset, BigInt(spec.offset), true)
-        dv.setUint32(at + Probe.kind, kind, true)
-        dv.setUint32(at + Probe.group, spec.group, true)
-        if (spec.address !== undefined) dv.setBigUint64(at + Probe.address, BigInt.asUintN(64, spec.address), true)
-      }
-      const out = new BigUint64Array(AddProbes.SIZE / 8)
-      const ret = native.kpcDevAddProbes(this.#res.fd, buf, BigInt(count), bytes(out))
-      if (ret < 0) {
-        throw this.#error('addProbes', ret, {
-          ENOSPC: `addProbes: ${count} more probes exceed maxProbes (${init.maxProbes}; ${this.#nrProbes} added): init a collector with a larger maxProbes`,
-          EINVAL: `addProbes: the kernel refused the batch of ${count} probes (a bad kind, a function probe with an offset, an empty name, or an address given without being root)`,
-          EPERM: `addProbes: probe addresses need root (CAP_SYS_ADMIN): leave address out, the kernel resolves the symbol`,
-        })
-      }
-      const firstIndex = num(out[AddProbes.first_index / 8] ?? 0n)
-      if (start === 0) result.firstIndex = firstIndex
-      this.#nrProbes = firstIndex + count
-      result.count += count
-      result.registered += num(out[AddProbes.registered / 8] ?? 0n)
-      result.pending += num(out[AddProbes.pending / 8] ?? 0n)
-      result.failed += num(out[AddProbes.failed / 8] ?? 0n)
-      for (let i = 0; i < count; i++) {
-        result.error[start + i] = dv.getInt32(i * Probe.SIZE + Probe.error, true)
-        result.state[start + i] = dv.getUint32(i * Probe.SIZE + Probe.state, true)
-      }
+    const result = newAddResult(this.#nrProbes, specs.length)
+    for (let start = 0; start < specs.length; start += MAX_BATCH) {
+      const batch = encodeBatch(specs, start, Math.min(MAX_BATCH, specs.length - start))
+      const ret = native.kpcDevAddProbes(this.#res.fd, batch.buf, BigInt(batch.count), bytes(batch.out))
+      this.#addedBatch(init, result, batch, ret)
     }
     return result
+  }
+
+  /**
+   * addProbes off the main thread (libuv's pool), through an fd of its own:
+   * a close() meanwhile closes this collector's fd and stops the batches
+   * left; the kernel removes the probes when the last fd goes.
+   */
+  async addProbesAsync(specs: readonly ProbeSpec[]): Promise<AddProbesResult> {
+    const init = this.#ready('addProbes')
+    const result = newAddResult(this.#nrProbes, specs.length)
+    const batches: Batch[] = []
+    for (let start = 0; start < specs.length; start += MAX_BATCH) {
+      batches.push(encodeBatch(specs, start, Math.min(MAX_BATCH, specs.length - start)))
+    }
+    await this.#withOwnFd('addProbes', async (fd) => {
+      for (const batch of batches) {
+        this.#ready('addProbes')
+        // batch.buf and batch.out stay referenced until the call settles.
+        const ret = await native.kpcDevAddProbesInPool(fd, batch.buf, BigInt(batch.count), bytes(batch.out))
+        this.#addedBatch(init, result, batch, ret)
+      }
+    })
+    return result
+  }
+
+  #addedBatch(init: Required<InitOptions>, result: AddProbesResult, batch: Batch, ret: number): void {
+    const { buf, out, start, count } = batch
+    if (ret < 0) {
+      throw this.#error('addProbes', ret, {
+        ENOSPC: `addProbes: ${count} more probes exceed maxProbes (${init.maxProbes}; ${this.#nrProbes} added): init a collector with a larger maxProbes`,
+        EINVAL: `addProbes: the kernel refused the batch of ${count} probes (a bad kind, a function probe with an offset, an empty name, or an address given without being root)`,
+        EPERM: `addProbes: probe addresses need root (CAP_SYS_ADMIN): leave address out, the kernel resolves the symbol`,
+      })
+    }
+    const dv = new DataView(buf.buffer)
+    const firstIndex = num(out[AddProbes.first_index / 8] ?? 0n)
+    if (start === 0) result.firstIndex = firstIndex
+    this.#nrProbes = firstIndex + count
+    result.count += count
+    result.registered += num(out[AddProbes.registered / 8] ?? 0n)
+    result.pending += num(out[AddProbes.pending / 8] ?? 0n)
+    result.failed += num(out[AddProbes.failed / 8] ?? 0n)
+    for (let i = 0; i < count; i++) {
+      result.error[start + i] = dv.getInt32(i * Probe.SIZE + Probe.error, true)
+      result.state[start + i] = dv.getUint32(i * Probe.SIZE + Probe.state, true)
+    }
+  }
+
+  /** Runs `fn` with a dup of this collector's fd, closed after. */
+  async #withOwnFd<T>(op: string, fn: (fd: number) => Promise<T>): Promise<T> {
+    const fd = native.kpcDevDup(this.#res.fd)
+    if (fd < 0) throw this.#error(op, fd, {})
+    try {
+      return await fn(fd)
+    } finally {
+      native.kpcDevClose(fd)
+    }
   }
 
   /** Starts counting on the selected probes; returns how many changed. */
   arm(selection: ProbeSelection = 'all'): number {
     return this.#select('arm', selection)
+  }
+
+  /** arm off the main thread (libuv's pool), through an fd of its own (see addProbesAsync). */
+  async armAsync(selection: ProbeSelection = 'all'): Promise<number> {
+    const { how, group, from, count } = this.#selection('arm', selection)
+    const changed = u64Out()
+    const ret = await this.#withOwnFd('arm', (fd) => native.kpcDevArmInPool(fd, how, group, BigInt(from), BigInt(count), bytes(changed)))
+    return this.#selected('arm', ret, from, count, changed)
   }
 
   /** Stops counting on the selected probes; returns how many changed. */
@@ -531,6 +547,14 @@ export class Collector {
   }
 
   #select(op: 'arm' | 'disarm', selection: ProbeSelection): number {
+    const { how, group, from, count } = this.#selection(op, selection)
+    const changed = u64Out()
+    const fn = op === 'arm' ? native.kpcDevArm : native.kpcDevDisarm
+    const ret = fn(this.#res.fd, how, group, BigInt(from), BigInt(count), bytes(changed))
+    return this.#selected(op, ret, from, count, changed)
+  }
+
+  #selection(op: 'arm' | 'disarm', selection: ProbeSelection): { how: number; group: number; from: number; count: number } {
     this.#ready(op)
     let how: number = Select.ALL
     let group = 0
@@ -548,9 +572,10 @@ export class Collector {
         nonNegativeInt(`${op}: count`, count)
       }
     }
-    const changed = u64Out()
-    const fn = op === 'arm' ? native.kpcDevArm : native.kpcDevDisarm
-    const ret = fn(this.#res.fd, how, group, BigInt(from), BigInt(count), bytes(changed))
+    return { how, group, from, count }
+  }
+
+  #selected(op: 'arm' | 'disarm', ret: number, from: number, count: number, changed: BigUint64Array): number {
     if (ret < 0) {
       throw this.#error(op, ret, {
         EINVAL: `${op}: probes ${from} .. ${from + count - 1} are not all among the ${this.#nrProbes} added`,
@@ -882,4 +907,44 @@ function writeName(buf: Uint8Array, at: number, name: string, size: number, what
     throw new KprobecovError('EINVAL', `${what} is longer than ${size - 1} bytes (or holds a NUL)`)
   }
   buf[at + written] = 0
+}
+
+interface Batch {
+  /** struct kprobecov_probe[count]; the kernel writes each one's state and error. */
+  buf: Uint8Array
+  /** struct kprobecov_add_probes */
+  out: BigUint64Array
+  start: number
+  count: number
+}
+
+function newAddResult(firstIndex: number, n: number): AddProbesResult {
+  return { firstIndex, count: 0, registered: 0, pending: 0, failed: 0, state: new Uint32Array(n), error: new Int32Array(n) }
+}
+
+/** specs[start .. start + count) as the kernel's struct kprobecov_probe array. Throws EINVAL for a bad spec. */
+function encodeBatch(specs: readonly ProbeSpec[], start: number, count: number): Batch {
+  const buf = new Uint8Array(count * Probe.SIZE)
+  const dv = new DataView(buf.buffer)
+  for (let i = 0; i < count; i++) {
+    const spec = specs[start + i] as ProbeSpec
+    const at = i * Probe.SIZE
+    const where = `addProbes: probe ${start + i} (${spec.module}:${spec.symbol}+${spec.offset})`
+    writeName(buf, at + Probe.module, spec.module, MODULE_LEN, `${where}: module name`, true)
+    writeName(buf, at + Probe.symbol, spec.symbol, SYMBOL_LEN, `${where}: symbol`, false)
+    const kind = KIND_OF[spec.kind]
+    if (kind === undefined) throw new KprobecovError('EINVAL', `${where}: kind must be function, line or branch, not ${String(spec.kind)}`)
+    nonNegativeInt(`${where}: offset`, spec.offset)
+    if (kind === Kind.FUNC && spec.offset !== 0) {
+      throw new KprobecovError('EINVAL', `${where}: a function probe has offset 0 (use kind 'line' for other offsets)`)
+    }
+    if (!Number.isInteger(spec.group) || spec.group < 0 || spec.group > 0xffffffff) {
+      throw new KprobecovError('EINVAL', `${where}: group must be a 32-bit unsigned integer, not ${spec.group}`)
+    }
+    dv.setBigUint64(at + Probe.offset, BigInt(spec.offset), true)
+    dv.setUint32(at + Probe.kind, kind, true)
+    dv.setUint32(at + Probe.group, spec.group, true)
+    if (spec.address !== undefined) dv.setBigUint64(at + Probe.address, BigInt.asUintN(64, spec.address), true)
+  }
+  return { buf, out: new BigUint64Array(AddProbes.SIZE / 8), start, count }
 }

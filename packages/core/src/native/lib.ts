@@ -78,6 +78,10 @@ function call(funcName: string, retType: DataType, paramsType: DataType[], param
   openNativeLibrary()
   return load({ library: LIB, funcName, retType, paramsType, paramsValue })
 }
+function inPool(funcName: string, paramsType: DataType[], paramsValue: unknown[]): Promise<number> {
+  openNativeLibrary()
+  return load({ library: LIB, funcName, retType: DataType.I32, paramsType, paramsValue, runInNewThread: true }) as Promise<number>
+}
 const int = (f: string, types: DataType[], values: unknown[]) => call(f, DataType.I32, types, values) as number
 const i64 = (f: string, types: DataType[], values: unknown[]) => call(f, DataType.I64, types, values) as number
 
@@ -115,6 +119,17 @@ export const kpcDevAddProbes = (fd: number, specs: Out, count: bigint, out: Out)
 /** changed: one u64 */
 export const kpcDevArm = (fd: number, how: number, group: number, first: bigint, count: bigint, changed: Out): number =>
   int('kpc_dev_arm', [I32, U32, U32, U64, U64, Buf], [fd, how, group, first, count, changed])
+/**
+ * kpcDevAddProbes and kpcDevArm on a thread of libuv's pool (ffi-rs
+ * runInNewThread): the kernel's kprobe registration takes seconds under
+ * emulation, and the caller's event loop goes on meanwhile. The buffers are
+ * passed by address (the kernel writes into them in place): the caller keeps
+ * them referenced until the promise settles.
+ */
+export const kpcDevAddProbesInPool = (fd: number, specs: Out, count: bigint, out: Out): Promise<number> =>
+  inPool('kpc_dev_add_probes', [I32, Buf, U64, Buf], [fd, specs, count, out])
+export const kpcDevArmInPool = (fd: number, how: number, group: number, first: bigint, count: bigint, changed: Out): Promise<number> =>
+  inPool('kpc_dev_arm', [I32, U32, U32, U64, U64, Buf], [fd, how, group, first, count, changed])
 export const kpcDevDisarm = (
   fd: number,
   how: number,

@@ -2,13 +2,16 @@
  * The main-process side of a test run with kernel coverage: the modules'
  * debug info read and checked against what is loaded, planned, and, with
  * the kprobe backend, planted and armed in one collector shared with the
- * runner's workers (token, see WorkerAttachment); with the KCOV backend
+ * runner's workers (token, see WorkerAttachment). open() returns once the
+ * collector is sized; the probes are planted and armed in the background
+ * (libuv's pool) while the runner starts its workers, which wait for the
+ * armed signal (see armed.ts) before their first test file. With the KCOV backend
  * nothing is planted: the plan's KcovMap goes to the workers (a file named
  * in the token), which trace themselves. Then each test file's sample is
  * added as the runner reports it, and the results turned into coverage maps.
  *
- * State: open() -> addSample() ... [-> clearSamples() (watch rerun) -> addSample() ...]
- *        -> results() (any time) -> close() (the kernel removes every probe)
+ * State: open() [-> armed settles] -> addSample() ... [-> clearSamples() (watch rerun) -> addSample() ...]
+ *        -> results() (once armed) -> close() (the kernel removes every probe)
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -23,11 +26,13 @@ import { KcovTracer } from '../kcov/tracer.ts'
 import type { KcovShared } from '../kcov/worker.ts'
 import type { Plan } from '../plan/types.ts'
 import { Progress, type Output, type SystemSetup } from '../cli/io.ts'
-import { planModules, plantProbes, prepareModules, tellFailed, type TargetModule } from '../cli/session.ts'
+import { planModules, plantProbesAsync, prepareModules, tellFailed, type TargetModule } from '../cli/session.ts'
 import { ProbeState } from '../device/collector.ts'
 import { chooseBackend, type ResolvedKprobecovOptions } from './options.ts'
 import { buildResults, type TestRunResults } from './results.ts'
 import { addSample, type WorkerSample } from './sample.ts'
+import { ARMED_ENV, signalWhenArmed } from './armed.ts'
+import { COLLECTOR_ENV } from './worker.ts'
 
 export interface TestRunOptions extends ResolvedKprobecovOptions {
   /** Project root: report paths and test file names are relative to it. */
@@ -48,35 +53,54 @@ export class TestRun {
   readonly root: string
   /** The backend the run uses ('auto' resolved). */
   readonly backend: 'kprobe' | 'kcov'
-  /** What the workers need: put it in their environment as COLLECTOR_ENV. */
+  /** What the workers need: put it in their environment as COLLECTOR_ENV (see env). */
   readonly token: string
+  /**
+   * Settles when the probes are planted and armed (at once with KCOV);
+   * rejects with the KprobecovError to end the run with (exitOnSetupError),
+   * which the workers get through the armed signal too.
+   */
+  readonly armed: Promise<void>
+  /** The kprobe backend: the armed signal's file (ARMED_ENV). */
+  readonly #signal: string | undefined
   readonly #collector: Collector | undefined
   /** KCOV: the directory of the map file. */
   readonly #kcovDir: string | undefined
-  readonly #mapper: CoverageMapper
+  /** Set when the probes are armed (it needs the ones the kernel refused). */
+  #mapper: CoverageMapper | undefined
   /** Test file (relative to the root) → summed counts of its samples. */
   readonly #samples = new Map<string, BigUint64Array>()
   readonly #lostTasks = new Map<string, number>()
   /** KCOV: per test file, what its samples said that a user must hear. */
   readonly #kcovNotes = new Map<string, { overflows: number; unknown: number; firstUnknown?: string; poolError?: string }>()
 
-  private constructor(plan: Plan, modules: TargetModule[], root: string, mapper: CoverageMapper,
-    backend: { collector: Collector } | { kcovDir: string; token: string }) {
+  private constructor(plan: Plan, modules: TargetModule[], root: string,
+    backend: { collector: Collector; signal: string; planted: (run: TestRun) => Promise<void> } | { kcovDir: string; token: string; mapper: CoverageMapper }) {
     this.plan = plan
     this.modules = modules
     this.root = root
-    this.#mapper = mapper
     if ('collector' in backend) {
       this.backend = 'kprobe'
       this.#collector = backend.collector
       this.#kcovDir = undefined
+      this.#signal = backend.signal
       this.token = backend.collector.share()
+      this.armed = backend.planted(this)
+      this.armed.catch(() => {}) // the front end listens; a run nobody waits for is not an unhandled rejection
     } else {
       this.backend = 'kcov'
       this.#collector = undefined
       this.#kcovDir = backend.kcovDir
+      this.#signal = undefined
       this.token = backend.token
+      this.#mapper = backend.mapper
+      this.armed = Promise.resolve()
     }
+  }
+
+  /** The workers' environment: the collector token and, with kprobes, the armed signal's path. */
+  get env(): Record<string, string> {
+    return this.#signal === undefined ? { [COLLECTOR_ENV]: this.token } : { [COLLECTOR_ENV]: this.token, [ARMED_ENV]: this.#signal }
   }
 
   /** Throws KprobecovError (one line naming the fix) before anything runs: see exitOnSetupError. */
@@ -119,16 +143,38 @@ export class TestRun {
     const system = options.system ?? {}
     // The device first: without it nothing else matters.
     const collector = Collector.open(options.device, system)
+    let signalDir: string | undefined
     try {
       const { modules, plan, root } = TestRun.#prepare(options, progress, system)
       collector.init({ maxProbes: plan.probes.length, maxSlots: Math.min(options.slots, collector.limits.maxSlots) })
-      const failed = plantProbes(collector, plan, progress)
-      tellFailed(plan, modules, failed, progress, stderr, 'load it in the tests, with loadedByTests: true, to cover module_init')
       progress.clear()
-      const mapper = TestRun.#coverageMapper(options, plan, root, new Set(failed.map((f) => f.probe)))
-      return new TestRun(plan, modules, root, mapper, { collector })
+      // Everything a user can get wrong is checked by now: the kernel's
+      // registration of the probes runs in the background from here.
+      const dir = (signalDir = mkdtempSync(path.join(tmpdir(), 'kprobecov-armed-')))
+      const signal = path.join(dir, 'armed')
+      let failedToArm = false
+      // Runners end their process without closing the run: the signal goes
+      // then, unless it tells workers still starting why arming failed.
+      process.once('exit', () => {
+        if (!failedToArm) rmSync(dir, { recursive: true, force: true })
+      })
+      const planted = async (run: TestRun): Promise<void> => {
+        try {
+          const failed = await signalWhenArmed(signal, plantProbesAsync(collector, plan).then((failed) => {
+            run.#mapper = TestRun.#coverageMapper(options, plan, root, new Set(failed.map((f) => f.probe)))
+            return failed
+          }))
+          tellFailed(plan, modules, failed, progress, stderr, 'load it in the tests, with loadedByTests: true, to cover module_init')
+        } catch (e) {
+          failedToArm = true
+          collector.close()
+          throw e
+        }
+      }
+      return new TestRun(plan, modules, root, { collector, signal, planted })
     } catch (e) {
       collector.close()
+      if (signalDir !== undefined) rmSync(signalDir, { recursive: true, force: true })
       throw e
     }
   }
@@ -158,7 +204,7 @@ export class TestRun {
       threadPool: options.kcov.threadPool, children: options.kcov.children, modules: map.targets.map((t) => t.module), pid: process.pid,
     }
     const mapper = TestRun.#coverageMapper(options, plan, root, new Set(map.blind))
-    return new TestRun(plan, modules, root, mapper, { kcovDir, token: JSON.stringify(shared) })
+    return new TestRun(plan, modules, root, { kcovDir, token: JSON.stringify(shared), mapper })
   }
 
   /** The test file's name in reports: relative to the root, '/'-separated. */
@@ -207,8 +253,9 @@ export class TestRun {
     this.#kcovNotes.clear()
   }
 
-  /** The coverage of every test file and of them all, as plain JSON. */
+  /** The coverage of every test file and of them all, as plain JSON. Once armed: await armed first. */
   results(): TestRunResults {
+    if (this.#mapper === undefined) throw new KprobecovError('ENOTARMED', 'results: the probes are not armed yet: await run.armed first')
     return buildResults(this.#mapper, this.#samples, this.plan.probes.length, this.root)
   }
 

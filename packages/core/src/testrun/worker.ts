@@ -7,8 +7,14 @@
  * With the KCOV backend (the runner's TestRun chose it) the worker traces
  * its own threads instead (see kcov/worker.ts); the samples are the same.
  *
- * State: attach() -> [ready()] -> take() ... -> close(); take() is allowed
- * any number of times while attached, close() releases the slot and drops
+ * The runner's main process plants and arms the probes in the background
+ * (see armed.ts): a worker that starts before they are armed attaches once
+ * the armed signal says so, in ready(); a test file must not run before
+ * ready() resolved. When arming failed, attach() or ready() throws the main
+ * process's one line.
+ *
+ * State: attach() -> ready() -> take() ... -> close(); take() is allowed
+ * any number of times once ready, close() releases the slot and drops
  * the fd.
  */
 import { createRequire } from 'node:module'
@@ -16,6 +22,7 @@ import { extname } from 'node:path'
 import { Collector, type AttachScope } from '../device/collector.ts'
 import { KprobecovError } from '../errors.ts'
 import { isKcovShared } from '../kcov/shared.ts'
+import { ARMED_ENV, readArmedSignal, waitArmed } from './armed.ts'
 import { encodeHits, type WorkerSample } from './sample.ts'
 
 export type { WorkerSample } from './sample.ts'
@@ -61,17 +68,19 @@ export class WorkerAttachment {
       parsed = undefined // Collector.adopt says what is wrong with it
     }
     if (isKcovShared(parsed)) return new WorkerAttachment(kcovWorker().attach(parsed))
-    const collector = Collector.adopt(token)
-    try {
-      const slot = collector.attach({ scope, pid: process.pid, sampleId: BigInt(process.pid) })
-      return new WorkerAttachment(new KprobeSource(collector, slot))
-    } catch (e) {
-      collector.close()
-      if (e instanceof KprobecovError && e.code === 'EBUSY') {
-        throw new KprobecovError('EBUSY', `pid ${process.pid} is attached already: test files that run at the same time in one process cannot be told apart; run one file per process (Vitest: pool 'forks'), or one at a time`)
+    const signal = env[ARMED_ENV]
+    if (signal !== undefined && signal !== '') {
+      const state = readArmedSignal(signal)
+      if (state instanceof KprobecovError) throw state
+      if (state === undefined) {
+        // Not armed yet: attach once it is (an attach now would wait in the
+        // kernel for the registration of the probes, blocking this thread).
+        const owner = (parsed as { pid?: unknown } | undefined)?.pid
+        const ownerPid = typeof owner === 'number' ? owner : undefined
+        return new WorkerAttachment(new PendingSource(waitArmed(signal, { ownerPid, env }).then(() => attachKprobe(token, scope))))
       }
-      throw e
     }
+    return new WorkerAttachment(attachKprobe(token, scope))
   }
 
   /** Resolves when everything is traced (KCOV: libuv's pool threads); await it before the tests run. */
@@ -87,6 +96,50 @@ export class WorkerAttachment {
   /** Releases the slot and drops this process's fd of the collector. Idempotent. */
   close(): void {
     this.#source.close()
+  }
+}
+
+function attachKprobe(token: string, scope: Extract<AttachScope, 'tree' | 'process'>): KprobeSource {
+  const collector = Collector.adopt(token)
+  try {
+    const slot = collector.attach({ scope, pid: process.pid, sampleId: BigInt(process.pid) })
+    return new KprobeSource(collector, slot)
+  } catch (e) {
+    collector.close()
+    if (e instanceof KprobecovError && e.code === 'EBUSY') {
+      throw new KprobecovError('EBUSY', `pid ${process.pid} is attached already: test files that run at the same time in one process cannot be told apart; run one file per process (Vitest: pool 'forks'), or one at a time`)
+    }
+    throw e
+  }
+}
+
+/** A kprobe attachment made once the probes are armed. */
+class PendingSource implements Source {
+  readonly #attached: Promise<KprobeSource>
+  #source: KprobeSource | undefined
+  #closed = false
+
+  constructor(attached: Promise<KprobeSource>) {
+    this.#attached = attached.then((source) => {
+      if (this.#closed) source.close() // closed while waiting: nothing to keep
+      else this.#source = source
+      return source
+    })
+    this.#attached.catch(() => {}) // ready() reports it
+  }
+
+  async ready(): Promise<void> {
+    await this.#attached
+  }
+
+  take(): WorkerSample {
+    if (!this.#source) throw new KprobecovError('EBADFD', 'take: this worker is not attached yet: await ready() before the tests run')
+    return this.#source.take()
+  }
+
+  close(): void {
+    this.#closed = true
+    this.#source?.close()
   }
 }
 

@@ -273,6 +273,30 @@ test('edge counters: one AFL-style edge per hit', () => {
   c.close()
 })
 
+test('addProbesAsync and armAsync (libuv\'s pool): the kernel\'s answers per probe come back, counting starts when armed', async () => {
+  const c = openCollector()
+  c.init({ maxProbes: 3, maxSlots: 1 })
+  const specs = ['kpc_target_a', 'kpc_target_b', 'kpc_target_nope'].map((symbol, group) => ({ module: 'kpc_target', symbol, offset: 0, kind: 'function' as const, group }))
+  const adding = c.addProbesAsync(specs)
+  assert.ok(adding instanceof Promise)
+  const r = await adding
+  assert.equal(r.count, 3)
+  assert.equal(r.registered, 2)
+  assert.equal(r.failed, 1)
+  assert.deepEqual([...r.error], [0, 0, -2]) // -ENOENT: unknown symbol, written by the kernel into the batch
+  assert.ok((r.state[2] ?? 0) & ProbeState.FAILED)
+  assert.equal(c.probeCount, 3)
+  const s = c.attach({ scope: 'thread', sampleId: 9n })
+  call(CALL_A, 1n, 2)
+  assert.deepEqual([...c.readCounters(s)], [0n, 0n, 0n], 'counted before arming')
+  assert.equal(await c.armAsync('all'), 3) // changed: probes whose wanted state changed, the refused one too
+  call(CALL_A, 1n, 3)
+  call(CALL_B, 1n)
+  assert.deepEqual([...c.readCounters(s)], [3n, 1n, 0n])
+  c.close()
+  await assert.rejects(c.armAsync('all'), kprobecovError('ECLOSED'))
+})
+
 test('errors from the kernel, one line each with the fix', () => {
   const c = openCollector()
   assert.throws(() => c.attach({ scope: 'process', sampleId: 0n }), kprobecovError('EBADFD', 'call init() first'))
