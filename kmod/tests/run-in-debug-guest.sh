@@ -17,7 +17,8 @@
 #   3. the KCOV backend: packages/core/test/kcov/run-in-guest.sh -> kcov.
 # Every suite runs whatever the others did. guest-run.sh fails the run on a kernel warning,
 # lockdep or KASAN report in the guest's log; each suite also counts one in its own window.
-# Exits 1 if anything failed, 2 on bad usage or when this is not the debug kernel.
+# Exits 1 if a suite's result counts a failure, 2 on bad usage or when this is not the
+# debug kernel.
 set -u
 
 [ $# -eq 1 ] || { echo "usage: $0 RESULT_DIR" >&2; exit 2; }
@@ -40,7 +41,9 @@ export KPROBECOV_KO KPROBECOV_TARGET_KO KPROBECOV_ENTRY_KO KPROBECOV_KVSTORE_KO 
 status=0
 
 echo "# ==== selftests (debug kernel $(uname -r))"
-KPROBECOV_GUEST_SUITES= "$here/run-in-guest.sh" "$results" || status=1
+# Its exit status also counts skips, which the debug build has (kprobes do not optimize
+# probes whose window holds KASAN's or KCOV's calls): the results decide, below.
+KPROBECOV_GUEST_SUITES= "$here/run-in-guest.sh" "$results"
 
 echo "# ==== built-in code (vmlinux)"
 if insmod "$KPROBECOV_KO"; then
@@ -50,8 +53,11 @@ if insmod "$KPROBECOV_KO"; then
 else
 	echo "passed 0 failed 1" >"$results/vmlinux.result"
 fi
-grep -qx 'passed [0-9]* failed 0' "$results/vmlinux.result" || status=1
 
 echo "# ==== KCOV backend"
-"$root/packages/core/test/kcov/run-in-guest.sh" "$results" || status=1
+"$root/packages/core/test/kcov/run-in-guest.sh" "$results"
+
+for f in "$results"/*.result; do
+	grep -qx 'passed [0-9]* failed 0' "$f" || { echo "run-in-debug-guest: failures in $f" >&2; status=1; }
+done
 exit "$status"
