@@ -16,7 +16,7 @@ import { KvStore } from '../../../../examples/kvstore/src/kvstore.ts'
 import { traceComparisons } from '../../src/kcov/comparisons.ts'
 import { resolveKprobecovOptions, type KcovOptions } from '../../src/testrun/options.ts'
 import { TestRun } from '../../src/testrun/test-run.ts'
-import { COLLECTOR_ENV, WorkerAttachment } from '../../src/testrun/worker.ts'
+import { WorkerAttachment } from '../../src/testrun/worker.ts'
 import type { WorkerSample } from '../../src/testrun/sample.ts'
 import { moduleLoaded } from '../../src/device/system.ts'
 import { cli } from '../cli-helpers.ts'
@@ -64,7 +64,8 @@ async function measure(backend: 'kcov' | 'kprobe', fn: () => unknown, o: { kcov?
   const run = TestRun.open({ ...options, root: example, stderr: quiet })
   try {
     assert.equal(run.backend, backend)
-    const attachment = WorkerAttachment.attach('tree', { [COLLECTOR_ENV]: run.token })
+    await run.armed // kprobes are planted in the background; a worker waits for them too
+    const attachment = WorkerAttachment.attach('tree', run.env)
     assert.ok(attachment)
     let sample: WorkerSample
     try {
