@@ -12,7 +12,7 @@ import path from 'node:path'
 import type { SystemSetup } from '../src/cli/io.ts'
 import { loadDebugInfo } from '../src/native/debuginfo.ts'
 import { locateNativeLibrary } from '../src/native/lib.ts'
-import { cli } from './cli-helpers.ts'
+import { buildIdNote, cli } from './cli-helpers.ts'
 
 const repo = path.resolve(import.meta.dirname, '../../..')
 const fixture = path.join(repo, 'build/native/fixture')
@@ -32,16 +32,6 @@ before(() => {
 after(() => {
   if (tmp) rmSync(tmp, { recursive: true, force: true })
 })
-
-/** An ELF note block with NT_GNU_BUILD_ID `id`, as /sys/module/<m>/notes/.note.gnu.build-id shows it. */
-function buildIdNote(id: string): Buffer {
-  const desc = Buffer.from(id, 'hex')
-  const head = Buffer.alloc(12)
-  head.writeUInt32LE(4, 0)
-  head.writeUInt32LE(desc.length, 4)
-  head.writeUInt32LE(3, 8)
-  return Buffer.concat([head, Buffer.from('GNU\0', 'latin1'), desc, Buffer.alloc((4 - (desc.length % 4)) % 4)])
-}
 
 let trees = 0
 /** FAKE roots: { 'sys/...': content, 'proc/...': content, 'modules/...': content }. */

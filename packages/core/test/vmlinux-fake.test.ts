@@ -21,7 +21,7 @@ import { loadDebugInfo } from '../src/native/debuginfo.ts'
 import { loadTargetDebugInfo } from '../src/native/target.ts'
 import { planProbes } from '../src/plan/plan.ts'
 import { resolveKprobecovOptions } from '../src/testrun/options.ts'
-import { cli } from './cli-helpers.ts'
+import { buildIdNote, cli } from './cli-helpers.ts'
 
 const repo = path.resolve(import.meta.dirname, '../../..')
 const ko = path.join(repo, 'build/native/fixture/kpc_fixture.ko')
@@ -54,16 +54,6 @@ before(() => {
 after(() => {
   if (tmp) rmSync(tmp, { recursive: true, force: true })
 })
-
-/** An ELF note block with NT_GNU_BUILD_ID `id`, as /sys/kernel/notes shows it. */
-function buildIdNote(id: string): Buffer {
-  const desc = Buffer.from(id, 'hex')
-  const head = Buffer.alloc(12)
-  head.writeUInt32LE(4, 0)
-  head.writeUInt32LE(desc.length, 4)
-  head.writeUInt32LE(3, 8)
-  return Buffer.concat([head, Buffer.from('GNU\0', 'latin1'), desc, Buffer.alloc((4 - (desc.length % 4)) % 4)])
-}
 
 let trees = 0
 /** FAKE roots: sys/ (with the running kernel's build-id), and a file system of `files`. */

@@ -13,7 +13,7 @@ import { release, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { readRun } from '../../src/cli/record.ts'
 import { moduleLoaded } from '../../src/device/system.ts'
-import { cli } from '../cli-helpers.ts'
+import { cli, lcovLines } from '../cli-helpers.ts'
 
 const root = resolve(import.meta.dirname, '../../../..')
 const VMLINUX = process.env.KPROBECOV_DEBUG_VMLINUX ?? ''
@@ -48,16 +48,6 @@ function getpriority(): { start: number; end: number; line: (statement: string) 
   return { start, end, line }
 }
 
-/** DA of kernel/sys.c in DIR/lcov.info: line → count. */
-function lcovLines(dir: string): Map<number, number> {
-  const text = readFileSync(join(dir, 'lcov.info'), 'utf8')
-  const record = text.split('end_of_record').find((r) => r.includes(`SF:${SF}\n`))
-  assert.ok(record, `no SF:${SF} in ${dir}/lcov.info`)
-  const lines = new Map<number, number>()
-  for (const m of record.matchAll(/^DA:(\d+),(\d+)$/gm)) lines.set(Number(m[1]), Number(m[2]))
-  return lines
-}
-
 test('run --module vmlinux --functions: the PRIO_PROCESS path of who == 0 and the EINVAL return, nothing of PRIO_PGRP and PRIO_USER', async () => {
   const out = join(tmp, 'getpriority')
   // getpriority(PRIO_PROCESS, 0): the calling process itself (p = current); getpriority(99, 0):
@@ -71,7 +61,7 @@ test('run --module vmlinux --functions: the PRIO_PROCESS path of who == 0 and th
   assert.ok(fn, `${FUNCTION} is planned`)
   assert.deepEqual([run.plan.files[fn.file], fn.line], [SF, start])
   assert.ok(fn.endLine <= end)
-  const lines = lcovLines(out)
+  const lines = lcovLines(out, SF)
   const hit = (l: number) => (lines.get(l) ?? 0) > 0
   const missed = (l: number) => lines.get(l) === 0
   // Each statement below has line rows of its own in the debug kernel's code (its own basic

@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path'
 import { readRun } from '../../src/cli/record.ts'
 import { moduleLoaded } from '../../src/device/system.ts'
 import type { Plan } from '../../src/plan/types.ts'
-import { cli } from '../cli-helpers.ts'
+import { cli, lcovLines } from '../cli-helpers.ts'
 
 const root = resolve(import.meta.dirname, '../../../..')
 const ko = process.env.KPROBECOV_TARGET_KO ?? join(root, 'kmod/tests/target/kpc_target.ko')
@@ -39,16 +39,6 @@ function marker(name: string): number {
 }
 
 const kpc = (...argv: string[]) => cli(argv, { cwd: root })
-
-/** DA of kpc_target.c in DIR/lcov.info: line → count. */
-function lcovLines(dir: string): Map<number, number> {
-  const text = readFileSync(join(dir, 'lcov.info'), 'utf8')
-  const record = text.split('end_of_record').find((r) => r.includes(`SF:${SF}\n`))
-  assert.ok(record, `no SF:${SF} in ${dir}/lcov.info`)
-  const lines = new Map<number, number>()
-  for (const m of record.matchAll(/^DA:(\d+),(\d+)$/gm)) lines.set(Number(m[1]), Number(m[2]))
-  return lines
-}
 
 const range = (plan: Plan, name: string): [number, number] => {
   const f = plan.functions.find((fn) => fn.name === name)
@@ -85,7 +75,7 @@ test('run --granularity line: exactly the lines the command ran; its exit status
   const run = readRun(out)
   assert.deepEqual(run.command, [ctl, 'a', '0', 'b', '3', 'branch', '-3', 'exit', '3'])
   assert.equal(run.exitStatus, 3)
-  const lines = lcovLines(out)
+  const lines = lcovLines(out, SF)
   // a(0): acc stays even, the odd arm never runs. b(3): the default case. branch(-3): "neg".
   assertExact(lines, run.plan, 'kpc_target_a', ['a_odd'])
   assertExact(lines, run.plan, 'kpc_target_b', ['b_case0', 'b_case1', 'b_case2'])
@@ -272,7 +262,7 @@ test('a module the command loads: module_init is covered, its __init probes are 
   assert.ok(Number.isInteger(sum), r.stdout)
   const run = readRun(out)
   assert.equal(run.modules[0]!.loaded, 'not-loaded')
-  const lines = lcovLines(out)
+  const lines = lcovLines(out, SF)
   for (const name of ['kpc_target_fill_table', 'kpc_target_init']) {
     const r2 = range(run.plan, name)
     assert.ok(inRange(lines, r2).length > 0)
