@@ -56,11 +56,18 @@ static inline void kpc_bump(u64 *v)
 	WRITE_ONCE(*v, READ_ONCE(*v) + 1);
 }
 
-/* Lock-free insert-or-count in the probe's fixed table of callers. */
-static void kpc_record_caller(struct kpc_collector *c, struct kpc_probe *p,
-			      unsigned long ret)
+/*
+ * Lock-free insert-or-count in the probe's fixed table of callers: ret, or
+ * with regs the return address read from them. Out of line: reading the
+ * stack needs a buffer, which would give the whole handler a stack canary.
+ */
+static noinline void kpc_record_caller(struct kpc_collector *c, struct kpc_probe *p,
+				       struct pt_regs *regs, unsigned long ret)
 {
 	u32 i;
+
+	if (regs)
+		ret = kpc_return_address(regs);
 
 	for (i = 0; i < c->max_callers; i++) {
 		struct kpc_caller *cl = &p->callers[i];
@@ -78,6 +85,7 @@ static void kpc_record_caller(struct kpc_collector *c, struct kpc_probe *p,
 	}
 	kpc_bump(&p->caller_overflow);
 }
+NOKPROBE_SYMBOL(kpc_record_caller);
 
 /*
  * Whether the probed instruction ran in task context. On x86 a breakpoint
@@ -88,22 +96,31 @@ static void kpc_record_caller(struct kpc_collector *c, struct kpc_probe *p,
  * address (not yet, or never, optimized) gets the level removed, so a jump
  * probe inside a real NMI stays an NMI.
  */
-static bool kpc_probed_in_task(struct kprobe *kp)
+static __always_inline bool kpc_probed_in_task(struct kprobe *kp)
 {
-#ifdef CONFIG_X86
-	if (in_nmi() && !(kp->flags & KPROBE_FLAG_FTRACE) &&
-	    *(u8 *)kp->addr == INT3_INSN_OPCODE) {
-		unsigned long pc = preempt_count() - (NMI_OFFSET + HARDIRQ_OFFSET);
+	unsigned long pc = preempt_count();
 
-		return !(pc & (NMI_MASK | HARDIRQ_MASK | SOFTIRQ_OFFSET));
-	}
+#ifdef CONFIG_X86
+	if (unlikely(pc & NMI_MASK) && !(kp->flags & KPROBE_FLAG_FTRACE) &&
+	    *(u8 *)kp->addr == INT3_INSN_OPCODE)
+		pc -= NMI_OFFSET + HARDIRQ_OFFSET;
 #endif
-	return in_task();
+	return !(pc & (NMI_MASK | HARDIRQ_MASK | SOFTIRQ_OFFSET));	/* in_task() */
 }
 
+/* An edge's first sighting in slot s: exactly one CPU gets 1. New to c? */
+static noinline bool kpc_first_edge(struct kpc_collector *c, struct kpc_slot *s, u32 edge)
+{
+	if (atomic_inc_return((atomic_t *)&s->edges[edge]) != 1)
+		return false;
+	atomic64_inc((atomic64_t *)&s->stats->edges);
+	return !test_bit(edge, c->edge_bitmap) && !test_and_set_bit(edge, c->edge_bitmap);
+}
+NOKPROBE_SYMBOL(kpc_first_edge);
+
 /* AFL-style edge from the previous probe this task hit in the slot. */
-static bool kpc_count_edge(struct kpc_collector *c, struct kpc_slot *s, struct kpc_probe *p,
-			   bool task)
+static __always_inline bool kpc_count_edge(struct kpc_collector *c, struct kpc_slot *s,
+					   struct kpc_probe *p, bool task)
 {
 	u32 mask = (1U << c->edge_bits) - 1;
 	u32 cur = hash_32(p->index, c->edge_bits);
@@ -117,30 +134,40 @@ static bool kpc_count_edge(struct kpc_collector *c, struct kpc_slot *s, struct k
 		WRITE_ONCE(*count, seen + 1);
 		return false;
 	}
-	/* First sighting in this slot: exactly one CPU gets 1. */
-	if (atomic_inc_return((atomic_t *)count) != 1)
-		return false;
-	atomic64_inc((atomic64_t *)&s->stats->edges);
-	return !test_bit(edge, c->edge_bitmap) && !test_and_set_bit(edge, c->edge_bitmap);
+	return kpc_first_edge(c, s, edge);
 }
 
-static void kpc_count(struct kpc_collector *c, struct kpc_slot *s, struct kpc_probe *p,
-		      bool task)
+/* A probe's first hit in c (or a race to it): whether this CPU set the bit. */
+static noinline bool kpc_first_hit(struct kpc_collector *c, struct kpc_probe *p)
+{
+	bool fresh = !test_and_set_bit(p->index, c->hit_bitmap);
+
+	WRITE_ONCE(p->seen, true);
+	return fresh;
+}
+NOKPROBE_SYMBOL(kpc_first_hit);
+
+/* New coverage in slot s: counted, and poll() woken (NMI-safe). */
+static noinline void kpc_new_coverage(struct kpc_collector *c, struct kpc_slot *s)
+{
+	atomic64_inc((atomic64_t *)&s->stats->new_coverage);
+	atomic64_inc((atomic64_t *)&c->hdr->new_events);
+	irq_work_queue(&c->poll_work);
+}
+NOKPROBE_SYMBOL(kpc_new_coverage);
+
+static __always_inline void kpc_count(struct kpc_collector *c, struct kpc_slot *s,
+				      struct kpc_probe *p, bool task)
 {
 	bool fresh = false;
 
 	atomic64_inc((atomic64_t *)&s->counters[p->index]);
-	if (unlikely(!READ_ONCE(p->seen))) {
-		fresh = !test_and_set_bit(p->index, c->hit_bitmap);
-		WRITE_ONCE(p->seen, true);
-	}
+	if (unlikely(!READ_ONCE(p->seen)))
+		fresh = kpc_first_hit(c, p);
 	if (c->edge_bits && kpc_count_edge(c, s, p, task))
 		fresh = true;
-	if (unlikely(fresh)) {
-		atomic64_inc((atomic64_t *)&s->stats->new_coverage);
-		atomic64_inc((atomic64_t *)&c->hdr->new_events);
-		irq_work_queue(&c->poll_work);	/* wakes poll(); NMI-safe */
-	}
+	if (unlikely(fresh))
+		kpc_new_coverage(c, s);
 }
 
 /* One writer: the traced thread, in task context. Full buffer: stop. */
@@ -169,33 +196,44 @@ struct kpc_last_lookup {
 };
 static DEFINE_PER_CPU(struct kpc_last_lookup, kpc_last_lookup);
 
-/* The thread's and the process's slots of current in c (task context). */
-static void kpc_attribute(struct kpc_collector *c, struct kpc_slot **ts, struct kpc_slot **ps)
+/* A miss of the per-CPU cache: the hash lookups, then the cache refilled. */
+static noinline void kpc_attribute_slow(struct kpc_collector *c, struct kpc_last_lookup *last,
+					int gen)
 {
-	struct kpc_last_lookup *last = this_cpu_ptr(&kpc_last_lookup);
 	int threads = atomic_read(&c->nr_thread), all = atomic_read(&c->nr_entries);
-	int gen = atomic_read_acquire(&kpc_gen);	/* before the lookups it validates */
+	struct kpc_slot *ts = NULL, *ps = NULL;
 	struct kpc_entry *e;
 
-	if (last->task == current && last->c == c && last->gen == gen) {
-		*ts = last->ts;
-		*ps = last->ps;
-		return;
-	}
-	*ts = *ps = NULL;
 	if (threads) {
 		e = kpc_lookup(c, task_pid(current), false);
-		*ts = e ? e->slot : NULL;
+		ts = e ? e->slot : NULL;
 	}
 	if (all > threads) {
 		e = kpc_lookup(c, task_tgid(current), true);
-		*ps = e ? e->slot : NULL;
+		ps = e ? e->slot : NULL;
 	}
 	last->task = current;
 	last->c = c;
 	last->gen = gen;
-	last->ts = *ts;
-	last->ps = *ps;
+	last->ts = ts;
+	last->ps = ps;
+}
+NOKPROBE_SYMBOL(kpc_attribute_slow);
+
+/*
+ * The thread's and the process's slots of current in c (task context), in
+ * last->ts and last->ps. The cache is checked first: a hit costs the four
+ * loads of the check. It also holds "no slot" (kpc_gen changes with every
+ * attach and detach).
+ */
+static __always_inline struct kpc_last_lookup *kpc_attribute(struct kpc_collector *c)
+{
+	struct kpc_last_lookup *last = this_cpu_ptr(&kpc_last_lookup);
+	int gen = atomic_read_acquire(&kpc_gen);	/* before the lookups it validates */
+
+	if (unlikely(last->task != current || last->c != c || last->gen != gen))
+		kpc_attribute_slow(c, last, gen);
+	return last;
 }
 
 /*
@@ -211,10 +249,16 @@ static __always_inline void kpc_hit(struct kpc_probe *p, bool task, struct pt_re
 	struct kpc_slot *ts = NULL, *ps = NULL, *gs;
 
 	if (task) {
-		if (unlikely(READ_ONCE(c->trace_key) == task_pid(current)))
+		struct pid *traced = READ_ONCE(c->trace_key);
+		struct kpc_last_lookup *last;
+
+		if (unlikely(traced) && traced == task_pid(current))
 			kpc_trace(c, p);
-		if (atomic_read(&c->nr_entries))
-			kpc_attribute(c, &ts, &ps);
+		if (atomic_read(&c->nr_entries)) {
+			last = kpc_attribute(c);
+			ts = last->ts;
+			ps = last->ps;
+		}
 	}
 	gs = READ_ONCE(c->global);
 
@@ -226,7 +270,7 @@ static __always_inline void kpc_hit(struct kpc_probe *p, bool task, struct pt_re
 		kpc_count(c, gs, p, task);
 	/* Callers are collector-wide: once per counted call. */
 	if (p->callers && (ts || ps || gs))
-		kpc_record_caller(c, p, regs ? kpc_return_address(regs) : ret);
+		kpc_record_caller(c, p, regs, ret);
 }
 
 int kpc_pre_handler(struct kprobe *kp, struct pt_regs *regs)
