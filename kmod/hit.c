@@ -273,12 +273,56 @@ static __always_inline void kpc_hit(struct kpc_probe *p, bool task, struct pt_re
 		kpc_record_caller(c, p, regs, ret);
 }
 
-int kpc_pre_handler(struct kprobe *kp, struct pt_regs *regs)
+/* Every hit kpc_pre_handler does not count itself. */
+static noinline int kpc_pre_handler_full(struct kprobe *kp, struct pt_regs *regs)
 {
 	struct kpc_probe *p = container_of(kp, struct kpc_probe, kp);
 
 	kpc_hit(p, kpc_probed_in_task(kp), regs, 0);
 	return 0;
+}
+NOKPROBE_SYMBOL(kpc_pre_handler_full);
+
+/*
+ * The kprobe handler. The common hit is counted here, with no call and so
+ * no stack frame: task context, no trace, the probe seen before, no callers
+ * table, no global slot, and the per-CPU cache naming one slot of current
+ * (an edge, if edges are on, seen before in it). It changes nothing before
+ * all of that is known; anything else goes to kpc_pre_handler_full.
+ */
+int kpc_pre_handler(struct kprobe *kp, struct pt_regs *regs)
+{
+	struct kpc_probe *p = container_of(kp, struct kpc_probe, kp);
+	struct kpc_collector *c = p->c;
+	struct kpc_last_lookup *last;
+	struct kpc_slot *s;
+	u32 bits, cur, *prevp, *count, seen = 0;
+
+	if (unlikely(!kpc_probed_in_task(kp)) || READ_ONCE(c->trace_key) || !READ_ONCE(p->seen) || p->callers || READ_ONCE(c->global))
+		goto full;
+	last = this_cpu_ptr(&kpc_last_lookup);
+	if (last->task != current || last->c != c || last->gen != atomic_read_acquire(&kpc_gen))
+		goto full;
+	s = last->ts ?: last->ps;
+	if (!s)
+		return 0;	/* current has no slot in c */
+	if (last->ts && last->ps && last->ts != last->ps)
+		goto full;
+	bits = c->edge_bits;
+	if (bits) {
+		cur = hash_32(p->index, bits);
+		prevp = &s->prev[hash_ptr(current, KPC_PREV_BITS)];
+		count = &s->edges[(READ_ONCE(*prevp) ^ cur) & ((1U << bits) - 1)];
+		seen = READ_ONCE(*count);
+		if (unlikely(!seen))
+			goto full;
+		WRITE_ONCE(*prevp, cur >> 1);
+		WRITE_ONCE(*count, seen + 1);
+	}
+	atomic64_inc((atomic64_t *)&s->counters[p->index]);
+	return 0;
+full:
+	return kpc_pre_handler_full(kp, regs);
 }
 NOKPROBE_SYMBOL(kpc_pre_handler);
 

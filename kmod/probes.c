@@ -653,9 +653,31 @@ static void kpc_init_gone(struct kpc_collector *c, u32 target, struct module *mo
 }
 
 /*
+ * GOING: probes of target whose symbol the loaded module did not have
+ * (ENOENT) wait for the next load. A live module's symbol table has lost
+ * its __init symbols, so a probe on module_init code added while the module
+ * was live fails so; the next load has them (a name it truly lacks fails
+ * again then).
+ */
+static void kpc_retry_unknown(struct kpc_collector *c, u32 target)
+{
+	u64 i;
+
+	for (i = 0; i < c->nr_probes; i++) {
+		struct kpc_probe *p = c->probes[i];
+
+		if (p->target == target && !p->registered && !p->pending && p->error == -ENOENT) {
+			p->pending = true;
+			p->error = 0;
+		}
+	}
+}
+
+/*
  * COMING: plant pending probes, so module_init is covered. LIVE: the same,
  * for a module whose sysfs entry was not there yet when ADD looked.
- * GOING: unregister, keep the wish to be armed for the next load.
+ * GOING: unregister, keep the wish to be armed for the next load; probes
+ * on symbols the module lacked wait for it too (kpc_retry_unknown).
  */
 static int kpc_module_event(struct notifier_block *nb, unsigned long action, void *data)
 {
@@ -674,6 +696,7 @@ static int kpc_module_event(struct notifier_block *nb, unsigned long action, voi
 			continue;
 		if (action == MODULE_STATE_GOING) {
 			kpc_unplant(c, target, true);
+			kpc_retry_unknown(c, target);
 			continue;
 		}
 		kpc_plant_pending(c, target, mod);

@@ -141,6 +141,44 @@ TEST_F(unloaded, rmmod_while_armed_then_reload)
 	ASSERT_EQ(3, kpc_counter(&self->c, slot, U_A));
 }
 
+/*
+ * Added while the module is live, a probe on its __init code fails: the
+ * live module's symbol table has no __init symbols left. Reloaded, it has
+ * them again: the probe waits for the next load and counts module_init.
+ */
+TEST_F(unloaded, init_probe_added_while_live_counts_after_reload)
+{
+	int fd = self->c.fd;
+	struct kprobecov_probe p[U_NR];
+	struct kprobecov_add_probes out;
+	__u64 slot;
+	__s32 err;
+
+	kpc_target_load();
+	kpc_add_unloaded_set(fd, &out, p);
+	ASSERT_EQ(2, out.failed);
+	ASSERT_TRUE(HAS(p[U_BANNER].state, FAILED));
+	ASSERT_EQ(-ENOENT, p[U_BANNER].error);
+	ASSERT_TRUE(HAS(p[U_NOPE].state, FAILED));
+	kpc_arm_all(fd);
+	ASSERT_OK(kpc_attach(fd, 0, KPROBECOV_SCOPE_PROCESS, 0, &slot));
+
+	/* Unloaded: the probes on unknown symbols wait for the next load. */
+	ASSERT_EQ(0, kpc_unload(KPC_TARGET));
+	ASSERT_TRUE(HAS(kpc_state(fd, U_BANNER, &err), PENDING));
+	ASSERT_EQ(0, err);
+	ASSERT_TRUE(HAS(kpc_state(fd, U_NOPE, NULL), PENDING));
+
+	/* Loaded again: module_init's __init code is counted, then gone. */
+	kpc_target_load();
+	ASSERT_EQ(1, kpc_counter(&self->c, slot, U_BANNER));
+	ASSERT_EQ(1, kpc_counter(&self->c, slot, U_FILL));
+	ASSERT_TRUE(HAS(kpc_state(fd, U_BANNER, NULL), GONE));
+	/* A name the module truly lacks fails again, as at ADD. */
+	ASSERT_TRUE(HAS(kpc_state(fd, U_NOPE, &err), FAILED));
+	ASSERT_EQ(-ENOENT, err);
+}
+
 TEST_F(unloaded, two_collectors_wait_for_one_module)
 {
 	struct kprobecov_probe p[U_NR];

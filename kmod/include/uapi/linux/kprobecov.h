@@ -174,7 +174,10 @@ struct kprobecov_probe {
  * armed). Probes get consecutive indices from first_index, failed ones too.
  * Probes of one function should be adjacent: a symbol is resolved once per
  * run of adjacent probes. A probe on a module that is not loaded is PENDING
- * and is registered (and armed, if wanted) when the module loads.
+ * and is registered (and armed, if wanted) when the module loads. A probe
+ * whose symbol the loaded module lacks fails with ENOENT, and is PENDING
+ * again once the module unloads: a live module has lost its __init symbols,
+ * which the next load has (module_init is counted then).
  * A module name that is built in (no .ko) fails with ENOENT: use "vmlinux".
  * The whole batch is checked first; on EINVAL (bad kind, FUNC with an
  * offset, unterminated or empty string, reserved set), E2BIG (count above
