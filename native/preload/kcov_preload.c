@@ -30,7 +30,8 @@
  * library again (LD_PRELOAD is inherited), unless the environment is
  * cleared or the program is static or set-uid.
  *
- * Written: DIR/kcov-<pid>-<n>.bin when the process exits (exit, return
+ * Written: DIR/kcov-<pid>-<n>.bin (n: the first number not yet taken by
+ * the pid, six digits) when the process exits (exit, return
  * from main, _exit), before it execs, in this layout (little-endian u64s):
  *   magic "KPCKCOV2", mode (0 pc, 1 cmp), entries, overflows, text bytes,
  *   then per entry: pc, count (pc) or type, arg1, arg2, pc, count (cmp),
@@ -236,8 +237,14 @@ static void kpc_dump(void)
 			head[4] = text_len;
 		}
 	}
-	snprintf(path, sizeof(path), "%s/kcov-%d-%u.bin", kpc_out, (int)getpid(), kpc_seq++);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	/*
+	 * A pid writes once per program it runs (an exec starts a new image
+	 * whose kpc_seq is 0 again): the first free number, never a rewrite.
+	 */
+	do {
+		snprintf(path, sizeof(path), "%s/kcov-%d-%06u.bin", kpc_out, (int)getpid(), kpc_seq++);
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	} while (fd < 0 && errno == EEXIST && kpc_seq < 1000000);
 	if (fd >= 0) {
 		if (kpc_write_all(fd, head, sizeof(head)) || kpc_write_all(fd, data, bytes) ||
 		    kpc_write_all(fd, text, text_len))

@@ -4,10 +4,18 @@
  * per-thread buffers drained into one table of distinct PCs or
  * comparisons (see libkprobecov.h for the rules).
  *
- * Buffers are read while their thread may be writing: word 0 is read with
- * an acquire load (the kernel writes a record, then word 0), and reset with
- * a compare-and-swap from the count read, so records written meanwhile are
- * read on the next drain rather than dropped.
+ * Buffers are read while their thread may be writing. The kernel (6.1,
+ * kernel/kcov.c) appends a record as: pos = area[0] + 1; area[0] = pos;
+ * then the record at pos, PC last. Hence, for a drain from another thread:
+ *  - the last record may not be written yet: its PC word still reads 0
+ *    (a record's PC is never 0; what a drain consumed it sets to 0). The
+ *    drain then leaves the buffer as it is, for the next drain.
+ *  - word 0 is reset with a compare-and-swap from the count read (records
+ *    appended meanwhile are read in the same drain), but the thread may
+ *    have read the old count just before and write count + 1 just after:
+ *    the reset is undone and the consumed records are in the count again.
+ *    They were set to 0 before the reset, so they are skipped, never
+ *    counted twice; only their room is lost, until the next reset.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -407,33 +415,37 @@ static void kpc_fold_cmps(struct kpc_kcov_set *s)
 	s->cmps.len = out + 1;
 }
 
-/* Record i of buffer b into the table, if its PC is in the ranges. */
+/* The word of record i that holds its PC. */
+static uint64_t *kpc_record_pc(const struct kpc_kcov_set *s, const struct kpc_kcov_buf *b, uint64_t i)
+{
+	return s->mode == KCOV_TRACE_PC ? &b->area[1 + i] : &b->area[1 + i * KPC_KCOV_WORDS_PER_CMP + 3];
+}
+
+/* Record i of buffer b into the table, if its PC is in the ranges; then consumed (PC 0). */
 static int kpc_take_record(struct kpc_kcov_set *s, const struct kpc_kcov_buf *b, uint64_t i,
 			   const uint64_t *ranges, uint32_t nranges, struct kpc_kcov_stats *st)
 {
+	uint64_t *pcw = kpc_record_pc(s, b, i), pc = __atomic_load_n(pcw, __ATOMIC_ACQUIRE);
 	const uint64_t *r;
 	struct kpc_kcov_cmp *c;
 
+	if (!pc)
+		return 0;	/* consumed by an earlier drain whose reset was undone */
+	__atomic_store_n(pcw, 0, __ATOMIC_RELAXED);
 	st->records++;
-	if (s->mode == KCOV_TRACE_PC) {
-		uint64_t pc = __atomic_load_n(&b->area[1 + i], __ATOMIC_RELAXED);
-
-		if (!kpc_in_ranges(pc, ranges, nranges))
-			return 0;
-		st->in_ranges++;
-		return kpc_count_pc(s, pc, 1);
-	}
-	r = &b->area[1 + i * KPC_KCOV_WORDS_PER_CMP];
-	if (!kpc_in_ranges(r[3], ranges, nranges))
+	if (!kpc_in_ranges(pc, ranges, nranges))
 		return 0;
 	st->in_ranges++;
+	if (s->mode == KCOV_TRACE_PC)
+		return kpc_count_pc(s, pc, 1);
+	r = &b->area[1 + i * KPC_KCOV_WORDS_PER_CMP];
 	c = kpc_vec_push(&s->cmps);
 	if (!c)
 		return -ENOMEM;
 	c->type = r[0];
 	c->arg1 = r[1];
 	c->arg2 = r[2];
-	c->pc = r[3];
+	c->pc = pc;
 	c->count = 1;
 	return 0;
 }
@@ -441,19 +453,25 @@ static int kpc_take_record(struct kpc_kcov_set *s, const struct kpc_kcov_buf *b,
 /*
  * Records of one buffer into the table, then word 0 back to 0 with a
  * compare-and-swap from the count read: if the thread added records
- * meanwhile, those are read too and the swap is tried again.
+ * meanwhile, those are read too and the swap is tried again. A last record
+ * still being written (PC 0) ends the drain of this buffer without a reset:
+ * what was read is consumed, the rest waits for the next drain.
  */
 static int kpc_drain_buf(struct kpc_kcov_set *s, struct kpc_kcov_buf *b, const uint64_t *ranges,
 			 uint32_t nranges, struct kpc_kcov_stats *st)
 {
 	uint64_t per = s->mode == KCOV_TRACE_CMP ? KPC_KCOV_WORDS_PER_CMP : 1;
 	uint64_t cap = (b->words - 1) / per, done = 0, n, i;
-	int ret;
+	int ret, spins;
 
 	for (;;) {
 		n = __atomic_load_n(&b->area[0], __ATOMIC_ACQUIRE);
 		if (n > cap)
 			return -EPROTO;
+		/* A writer between its two stores finishes in a few instructions. */
+		for (spins = 0; n > done && !__atomic_load_n(kpc_record_pc(s, b, n - 1), __ATOMIC_ACQUIRE); spins++)
+			if (spins == 1000)
+				goto out;
 		for (i = done; i < n; i++) {
 			ret = kpc_take_record(s, b, i, ranges, nranges, st);
 			if (ret)
@@ -464,6 +482,7 @@ static int kpc_drain_buf(struct kpc_kcov_set *s, struct kpc_kcov_buf *b, const u
 						__ATOMIC_RELAXED))
 			break;
 	}
+out:
 	if (done > st->max_fill)
 		st->max_fill = done;
 	if (done == cap)
