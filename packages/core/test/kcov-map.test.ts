@@ -220,3 +220,27 @@ test('a PC at the return address of another call (a callee tail-calling the call
   assert.equal(sites.unknown, 0)
   assert.equal(sites.counts.size, 0)
 })
+
+test('module_init ran before the run (initFreed): .init.text is left out, its PCs count for nothing, its probes are blind', () => {
+  const init = sectionIndex('.init.text')
+  assert.ok(init >= 0)
+  const initSites = pcSites().filter((s) => s.section === init)
+  assert.ok(initSites.length > 0, 'kpc_fx_init has KCOV call sites')
+  const initFn = di.functions.findIndex((f) => f.symbol === 'kpc_fx_init')
+  const initProbes = plan.probes.flatMap((p, i) => (p.symbol === 'kpc_fx_init' ? [i] : []))
+  assert.ok(initProbes.length > 0)
+  // Kept (the tests load the module): the init code's PCs count for its probes.
+  const kept = resolver().resolve(BigUint64Array.from(initSites.map(pcOf)), new BigUint64Array(initSites.length).fill(1n))
+  assert.ok(initProbes.some((i) => kept.hits.has(i)))
+  // Freed: no range there (whatever is loaded there now is not kpc_fixture), the probes blind.
+  const freed = buildKcovMap(plan, [{ debugInfo: di, object: ko, initFreed: true }])
+  assert.ok(!freed.targets[0]!.sections.some((s) => s.name === '.init.text'))
+  for (const i of initProbes) assert.ok(freed.blind.includes(i), `probe ${i} of kpc_fx_init is not blind`)
+  const r = resolver(freed)
+  const got = r.resolve(BigUint64Array.from(initSites.map(pcOf)), new BigUint64Array(initSites.length).fill(1n))
+  assert.equal(got.hits.size, 0)
+  assert.equal(got.unknown, 0)
+  // The rest of the module is mapped as before.
+  const other = pcSites().find((s) => s.section === sectionIndex('.text') && s.function !== initFn)!
+  assert.equal(r.resolve(new BigUint64Array([pcOf(other)]), new BigUint64Array([1n])).hits.size, 1)
+})

@@ -4,11 +4,11 @@
 // What the real kernel says is tested in the debug kernel's guest (test/kcov/).
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { KprobecovError } from '../src/errors.ts'
-import { kallsymsAddress, kaslrOffset, kcovOpenError, moduleSectionBases } from '../src/kcov/system.ts'
+import { kallsymsAddress, kaslrOffset, kcovOpenError, moduleLoadId, moduleSectionBases } from '../src/kcov/system.ts'
 import { KcovTracer, uvThreadPoolSize } from '../src/kcov/tracer.ts'
 import { chooseBackend, resolveKprobecovOptions } from '../src/testrun/options.ts'
 
@@ -72,6 +72,19 @@ test('module sections: the addresses sysfs gives, for the sections it lists; und
   assert.equal(moduleSectionBases('other', ['.text'], paths), undefined)
   const hidden = fake({ 'sys/module/m/initstate': 'live\n', 'sys/module/m/sections/.text': '0x0000000000000000\n' })
   assert.throws(() => moduleSectionBases('m', ['.text'], hidden), (e: unknown) => e instanceof KprobecovError && e.code === 'EACCES' && /run as root$/.test(e.message))
+})
+
+test('a load of a module is told by the inode sysfs gives its initstate: another load, another inode', () => {
+  const paths = fake({ 'sys/module/my_mod/initstate': 'live\n' })
+  const first = moduleLoadId('my-mod', paths)
+  assert.equal(first, statSync(path.join(paths.sys, 'module/my_mod/initstate'), { bigint: true }).ino)
+  assert.equal(moduleLoadId('my_mod', paths), first)
+  // Unloaded (the old entry is kept elsewhere, so that its inodes stay taken), then loaded again.
+  renameSync(path.join(paths.sys, 'module/my_mod'), path.join(paths.sys, 'old_my_mod'))
+  assert.equal(moduleLoadId('my_mod', paths), undefined)
+  mkdirSync(path.join(paths.sys, 'module/my_mod'))
+  writeFileSync(path.join(paths.sys, 'module/my_mod/initstate'), 'live\n')
+  assert.notEqual(moduleLoadId('my_mod', paths), first)
 })
 
 test('KCOV missing or forbidden: one line naming the fix', () => {

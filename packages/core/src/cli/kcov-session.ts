@@ -22,7 +22,7 @@ import type { Granularity, Plan } from '../plan/types.ts'
 import type { ModuleSpec } from './args.ts'
 import type { CliIO, Output, Progress, SystemSetup } from './io.ts'
 import type { ModuleRecord, RunData } from './record.ts'
-import { planModules, prepareModules, type TargetModule } from './session.ts'
+import { initGoneProbes, planModules, prepareModules, tellFailed, type TargetModule } from './session.ts'
 import { checkCommand, shieldSignals, spawnHeld } from './spawn.ts'
 
 export interface KcovSessionOptions {
@@ -43,6 +43,7 @@ export interface KcovSessionOptions {
 
 const KIND_BITS = { function: 1, line: 2, branch: 3 } as const
 const EOPNOTSUPP = 95
+const ENOENT = 2
 /** How often the modules' addresses are read while the command runs. */
 const BASES_MS = 50
 
@@ -58,6 +59,8 @@ export class KcovSession {
   #bases: TargetBases[] = []
   #records: PreloadRecords | undefined
   #command: string[] | undefined
+  /** Blind probes on __init code that ran before the command (reported ENOENT, as kprobes would). */
+  readonly #initGone: Set<number>
   #exitStatus: number | undefined
 
   private constructor(options: KcovSessionOptions, modules: TargetModule[], plan: Plan, map: KcovMap | undefined, kaslr: bigint) {
@@ -67,6 +70,7 @@ export class KcovSession {
     this.map = map
     this.root = options.root
     this.#kaslr = kaslr
+    this.#initGone = new Set(map ? initGoneProbes(plan, modules, map.blind).map((f) => f.probe) : [])
     this.#dir = mkdtempSync(path.join(tmpdir(), 'kprobecov-kcov-run-'))
   }
 
@@ -83,7 +87,11 @@ export class KcovSession {
     }
     const modules = prepareModules(options.modules, options.system, progress)
     const plan = planModules(modules, () => options.granularity, { root: options.root }, progress)
-    const map = options.mode === 'pc' ? buildKcovMap(plan, modules.map((m) => ({ debugInfo: m.debugInfo, object: m.object }))) : undefined
+    // A module loaded before the command ran its module_init then: that code is gone.
+    const map = options.mode === 'pc'
+      ? buildKcovMap(plan, modules.map((m) => ({ debugInfo: m.debugInfo, object: m.object, initFreed: m.loaded !== 'not-loaded' })))
+      : undefined
+    if (map) tellFailed(plan, modules, initGoneProbes(plan, modules, map.blind), progress, options.stderr, undefined, 'not measured')
     return new KcovSession(options, modules, plan, map, kaslrOffset(options.system))
   }
 
@@ -150,7 +158,7 @@ export class KcovSession {
       const kind = KIND_BITS[p.kind] << ProbeState.KIND_SHIFT
       if (blind.has(i)) {
         state[i] = ProbeState.FAILED | kind
-        error[i] = -EOPNOTSUPP
+        error[i] = this.#initGone.has(i) ? -ENOENT : -EOPNOTSUPP
       } else {
         state[i] = ProbeState.REGISTERED | ProbeState.ARMED | (counts[i]! > 0n ? ProbeState.HIT : 0) | kind
       }

@@ -98,6 +98,7 @@ export interface CommandHooks {
 }
 
 const BATCH = 4096
+const ENOENT = 2
 
 /** The probes of the modules (granularity: of the i-th); ENODATA when there are none. */
 export function planModules(
@@ -164,29 +165,43 @@ export async function plantProbesAsync(collector: AsyncPlanter, plan: Plan): Pro
   return failed
 }
 
+/** Whether probe i of plan is on __init code (.init.text: freed once module_init returned). */
+export function initProbe(plan: Plan, modules: readonly TargetModule[], i: number): boolean {
+  const p = plan.probes[i]!
+  const m = modules[p.target]
+  if (!m) return false
+  const fn = m.debugInfo.functions.find((f) => f.symbol === p.symbol)
+  return fn !== undefined && m.debugInfo.sections[fn.section]?.init === true
+}
+
+/**
+ * The blind probes of a KCOV map (kcov/map.ts) that are on the __init code of
+ * a module loaded already, as the refusals kprobes would give for them (the
+ * symbols are gone with the code: ENOENT).
+ */
+export function initGoneProbes(plan: Plan, modules: readonly TargetModule[], blind: readonly number[]): FailedProbe[] {
+  return blind.filter((i) => initProbe(plan, modules, i) && modules[plan.probes[i]!.target]?.loaded !== 'not-loaded')
+    .map((probe) => ({ probe, error: -ENOENT }))
+}
+
 /**
  * Probes the kernel refused count as not instrumented. Those on the __init
  * code of a module loaded already are expected (that code is gone): a note
  * with progress on, ending with `initHint` (how the caller's user covers
- * module_init); any other refusal is worth a line on stderr.
+ * module_init); any other refusal is worth a line on stderr. notDone: what
+ * did not happen to them ('not measured' for KCOV, whose map leaves them out).
  */
 export function tellFailed(
   plan: Plan, modules: readonly TargetModule[], failed: readonly FailedProbe[], progress: Progress, stderr: Output,
-  initHint = 'load it in the command to cover module_init',
+  initHint = 'load it in the command to cover module_init', notDone = 'not planted',
 ): void {
   if (failed.length === 0) return
-  const initCode = (i: number): boolean => {
-    const p = plan.probes[i]!
-    const m = modules[p.target]
-    if (!m || m.loaded === 'not-loaded') return false
-    const fn = m.debugInfo.functions.find((f) => f.symbol === p.symbol)
-    return fn !== undefined && m.debugInfo.sections[fn.section]?.init === true
-  }
+  const initCode = (i: number): boolean => initProbe(plan, modules, i) && modules[plan.probes[i]!.target]!.loaded !== 'not-loaded'
   const init = failed.filter((f) => initCode(f.probe))
   const other = failed.filter((f) => !initCode(f.probe))
   if (init.length > 0) {
     const names = [...new Set(init.map((f) => plan.targets[plan.probes[f.probe]!.target]!.module))].join(', ')
-    progress.note(`${init.length} probes on the __init code of ${names} are not planted: it ran when the module loaded (${initHint})`)
+    progress.note(`${init.length} probes on the __init code of ${names} are ${notDone}: it ran when the module loaded (${initHint})`)
   }
   if (other.length > 0) {
     const first = other[0]!

@@ -82,6 +82,14 @@ export interface KcovMapInput {
   debugInfo: DebugInfo
   /** Its path, for messages. */
   object: string
+  /**
+   * Its module_init ran before the run (loaded, and not loaded again by the
+   * tests): its .init.* sections are left out. That memory was freed and may
+   * hold other code by now (another module, kprobes' instruction slots), so a
+   * PC there counts for nothing, and its probes are blind, as kprobes cannot
+   * plant them either.
+   */
+  initFreed?: boolean
 }
 
 /**
@@ -106,6 +114,7 @@ export function buildKcovMap(plan: Plan, inputs: readonly KcovMapInput[]): KcovM
     const blocks = new TargetBlocks(plan, t, di)
     const sections = new Map<number, KcovMapSection>()
     for (const site of sites) {
+      if (input.initFreed && di.sections[site.section]?.init) continue
       let sec = sections.get(site.section)
       if (!sec) {
         const ds = di.sections[site.section]!

@@ -6,7 +6,7 @@
  * the roots of /sys and /proc (SystemPaths) so that unit tests can point
  * them at FAKE trees.
  */
-import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs'
 import { release } from 'node:os'
 import { join } from 'node:path'
 import { gunzipSync } from 'node:zlib'
@@ -142,4 +142,17 @@ export function moduleSectionBases(module: string, sections: readonly string[], 
     bases.set(name, addr)
   }
   return bases
+}
+
+/**
+ * Which load of a module this is: the inode of /sys/module/<module>/initstate,
+ * which sysfs makes anew for each load (a module loaded again at the same address
+ * gets another); undefined when it is not loaded.
+ */
+export function moduleLoadId(module: string, paths: SystemPaths = {}): bigint | undefined {
+  try {
+    return statSync(join(sysRoot(paths), 'module', normaliseModuleName(module), 'initstate'), { bigint: true }).ino
+  } catch {
+    return undefined
+  }
 }

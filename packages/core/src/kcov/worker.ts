@@ -32,7 +32,7 @@ import { KprobecovError } from '../errors.ts'
 import type { WorkerSample } from '../testrun/sample.ts'
 import { countSites, probeHits, type KcovMap, type TargetBases } from './map.ts'
 import { moduleAreaRange, preloadEnv, readPreloadRecords, targetBases } from './preload.ts'
-import { moduleSectionBases } from './system.ts'
+import { moduleLoadId, moduleSectionBases } from './system.ts'
 import { KcovTracer, uvThreadPoolSize } from './tracer.ts'
 import type { KcovShared } from './shared.ts'
 
@@ -132,6 +132,13 @@ export class KcovWorker {
   #overflows = 0
   /** Distinct section addresses seen by the drains since the last take, the latest first. */
   #seen: TargetBases[] = []
+  /**
+   * Per target, the load of its module when this window (attach or the last
+   * take, to the next take) began: that load's module_init ran before, so
+   * its .init.* sections, freed since, are left out of the window's bases
+   * (other code may be there by now). A load during the window keeps them.
+   */
+  #loadsAtStart: Array<bigint | undefined> = []
   #error: unknown
   #closed = false
 
@@ -157,6 +164,7 @@ export class KcovWorker {
     }
     traceChildren(st, shared)
     const w = new KcovWorker(shared, st, map)
+    w.#loadsAtStart = w.#loads()
     w.#drain()
     st.tracer.takePcs() // start from zero
     if (st.childDir !== undefined) readPreloadRecords(st.childDir, true) // what children wrote before
@@ -196,7 +204,8 @@ export class KcovWorker {
         countSites(this.#map, f.pcs, [...f.bases.map((b) => targetBases(this.#map.targets, b)), ...seen], this.#kaslr, sites)
       }
     }
-    this.#seen = seen.slice(0, 1)
+    this.#loadsAtStart = this.#loads()
+    this.#seen = seen.slice(0, 1).map((b) => this.#withoutFreedInit(b, this.#loadsAtStart))
     const r = { hits: probeHits(this.#map, sites), unknown: sites.unknown, firstUnknown: sites.firstUnknown }
     const hits: WorkerSample['hits'] = [...r.hits].sort((a, b) => a[0] - b[0]).map(([probe, c]) =>
       [probe, c <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(c) : c.toString()])
@@ -222,9 +231,21 @@ export class KcovWorker {
     this.#st.tracer.disableThisThread()
   }
 
+  #loads(): Array<bigint | undefined> {
+    return this.#map.targets.map((t) => moduleLoadId(t.module))
+  }
+
+  /** bases without the .init.* sections of the targets whose load is the one in `loads`. */
+  #withoutFreedInit(bases: TargetBases, loads: ReadonlyArray<bigint | undefined>, now = this.#loads()): TargetBases {
+    return bases.map((b, i) => {
+      if (!b || now[i] === undefined || now[i] !== loads[i]) return b
+      return new Map([...b].filter(([name]) => !name.startsWith('.init')))
+    })
+  }
+
   /** Buffers into the tracer's table, keeping the PCs of the measured modules as they are loaded now. */
   #drain(): void {
-    const bases = this.#map.targets.map((t) => moduleSectionBases(t.module, t.sections.map((s) => s.name)))
+    const bases = this.#withoutFreedInit(this.#map.targets.map((t) => moduleSectionBases(t.module, t.sections.map((s) => s.name))), this.#loadsAtStart)
     const key = (b: TargetBases) => b.map((m) => (m ? [...m].map(([k, v]) => `${k}=${v}`).join(',') : '-')).join(';')
     this.#seen = [bases, ...this.#seen.filter((b) => key(b) !== key(bases))].slice(0, 8)
     const s = this.#st.tracer.drain(moduleAreaRange(this.#kaslr), 1)

@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { createCoverageMapper, type CoverageMapper } from '../coverage/coverage-map.ts'
 import { Collector } from '../device/collector.ts'
-import { KprobecovError } from '../errors.ts'
+import { errnoName, KprobecovError } from '../errors.ts'
 import { buildKcovMap } from '../kcov/map.ts'
 import { locatePreload } from '../kcov/preload.ts'
 import { kaslrOffset } from '../kcov/system.ts'
@@ -26,7 +26,7 @@ import { KcovTracer } from '../kcov/tracer.ts'
 import type { KcovShared } from '../kcov/worker.ts'
 import type { Plan } from '../plan/types.ts'
 import { Progress, type Output, type SystemSetup } from '../cli/io.ts'
-import { planModules, plantProbesAsync, prepareModules, tellFailed, type TargetModule } from '../cli/session.ts'
+import { initGoneProbes, initProbe, planModules, plantProbesAsync, prepareModules, tellFailed, type TargetModule } from '../cli/session.ts'
 import { ProbeState } from '../device/collector.ts'
 import { chooseBackend, type ResolvedKprobecovOptions } from './options.ts'
 import { buildResults, type TestRunResults } from './results.ts'
@@ -160,11 +160,14 @@ export class TestRun {
       })
       const planted = async (run: TestRun): Promise<void> => {
         try {
-          const failed = await signalWhenArmed(signal, plantProbesAsync(collector, plan).then((failed) => {
-            run.#mapper = TestRun.#coverageMapper(options, plan, root, new Set(failed.map((f) => f.probe)))
-            return failed
+          const refused = await signalWhenArmed(signal, plantProbesAsync(collector, plan).then((failed) => {
+            // A loaded module's __init symbols are gone (ENOENT): when the tests load
+            // it again, kprobecov.ko plants those probes then, so they count.
+            const refused = failed.filter((f) => !(errnoName(f.error) === 'ENOENT' && reloadedByTests(options, plan, modules, f.probe)))
+            run.#mapper = TestRun.#coverageMapper(options, plan, root, new Set(refused.map((f) => f.probe)))
+            return refused
           }))
-          tellFailed(plan, modules, failed, progress, stderr, 'load it in the tests, with loadedByTests: true, to cover module_init')
+          tellFailed(plan, modules, refused, progress, stderr, 'load it in the tests, with loadedByTests: true, to cover module_init')
         } catch (e) {
           failedToArm = true
           collector.close()
@@ -191,8 +194,11 @@ export class TestRun {
     KcovTracer.open('pc', options.kcov.path).close()
     if (options.kcov.children) locatePreload()
     const { modules, plan, root } = TestRun.#prepare(options, progress, system)
-    const map = buildKcovMap(plan, modules.map((m) => ({ debugInfo: m.debugInfo, object: m.object })))
+    const map = buildKcovMap(plan, modules.map((m, i) => ({
+      debugInfo: m.debugInfo, object: m.object, initFreed: m.loaded !== 'not-loaded' && !options.modules[i]!.loadedByTests,
+    })))
     const kaslr = kaslrOffset(system)
+    tellFailed(plan, modules, initGoneProbes(plan, modules, map.blind), progress, stderr, 'load it in the tests, with loadedByTests: true, to cover module_init', 'not measured')
     progress.clear()
     const kcovDir = mkdtempSync(path.join(tmpdir(), 'kprobecov-kcov-'))
     const file = path.join(kcovDir, 'map.json')
@@ -271,6 +277,11 @@ export class TestRun {
     this.#collector?.close()
     if (this.#kcovDir !== undefined) rmSync(this.#kcovDir, { recursive: true, force: true })
   }
+}
+
+/** Probe i is on the __init code of a module the tests load (again): it counts when they do. */
+function reloadedByTests(options: TestRunOptions, plan: Plan, modules: readonly TargetModule[], i: number): boolean {
+  return options.modules[plan.probes[i]!.target]?.loadedByTests === true && initProbe(plan, modules, i)
 }
 
 /**

@@ -149,17 +149,19 @@ test('a set: exactly the lines of its path, and the same lines as with kprobes',
   }
   for (const text of ['return -EMSGSIZE;', 'ret = kvstore_cmd_del(args);', 'kvstore_clear_locked();', 'return -ENOSPC;',
     'strscpy_pad(kvstore.table[i]->value, value, KVSTORE_VALUE_SIZE);', 'len += scnprintf(buf + len, size - len, "%s=%s\\n",',
-    'return kvstore_ioctl_get(argp);', 'kvstore.table = kcalloc(max_entries, sizeof(*kvstore.table), GFP_KERNEL);']) {
+    'return kvstore_ioctl_get(argp);']) {
     assert.ok(kcov.statements.has(lineOf(text)) && !kcov.covered.has(lineOf(text)), `covered or not a statement: ${text}`)
   }
+  // module_init ran before the run (kvstore was loaded): its freed code is not measured.
+  assert.ok(!kcov.statements.has(lineOf('kvstore.table = kcalloc(max_entries, sizeof(*kvstore.table), GFP_KERNEL);')))
   const kprobe = await measure('kprobe', setKey('kprobe.path'))
   assert.deepEqual(differences(kcov, kprobe), { onlyA: [], onlyB: [] })
 })
 
-// Known bug (issue 7): on a fresh boot of the debug kernel KCOV counts every line of
-// kvstore_init (mutually exclusive error paths too) while the cases run: PCs in the range
-// /sys/module/kvstore/sections/.init.text names after the init code was freed.
-test('cross-check: the suites\' cases under kprobes and under KCOV cover the same lines', { todo: 'issue 7: PCs in the freed .init.text range are counted as kvstore_init' }, async () => {
+// kvstore was loaded before: its module_init ran and its __init code is freed. Neither
+// backend measures that code (kprobes cannot plant there; KCOV leaves the freed range out,
+// where other code may be loaded by now): kvstore_init's lines are no statements in either.
+test('cross-check: the suites\' cases under kprobes and under KCOV cover the same lines', async () => {
   const cases = async () => {
     for (const file of ['store', 'errors', 'stats']) {
       const { cases: c } = await import(path.join(example, 'test/cases', `${file}.ts`)) as { cases: Record<string, () => void> }
@@ -175,6 +177,8 @@ test('cross-check: the suites\' cases under kprobes and under KCOV cover the sam
   const onlyKprobe = [...kprobe.statements].filter((l) => !kcov.statements.has(l))
   const onlyKcov = [...kcov.statements].filter((l) => !kprobe.statements.has(l))
   assert.deepEqual(onlyKcov, [])
+  const init = lineOf('kvstore.table = kcalloc(max_entries, sizeof(*kvstore.table), GFP_KERNEL);')
+  assert.ok(!kcov.statements.has(init) && !kprobe.statements.has(init), 'kvstore_init is measured after it was freed')
   assert.ok(onlyKprobe.length <= 3, `statements KCOV cannot see: ${onlyKprobe.join(' ')}`)
   assert.ok(kcov.covered.size > 40, `${kcov.covered.size} lines covered`)
 })
@@ -189,31 +193,35 @@ test('a child process is traced (preload library): its write counts; without chi
   assert.ok(!off.covered.has(write))
 })
 
-// Known bug (issue 7): in the debug kernel the kprobe backend misses kvstore_init after
-// the reload (KCOV sees it); the C selftests' module_init coverage of kpc_target passes.
-test('module_init run by insmod (a child of the test): covered with loadedByTests, as with kprobes', { todo: 'issue 7: kvstore_init not counted under kprobes in the debug kernel' }, async () => {
+// kvstore is loaded when the run opens: kprobecov.ko cannot plant on its freed __init
+// code then (ENOENT), and plants those probes when the tests load it again.
+test('module_init run by insmod (a child of the test): covered with loadedByTests, as with kprobes', async () => {
   const init = lineOf('kvstore.table = kcalloc(max_entries, sizeof(*kvstore.table), GFP_KERNEL);')
   const reload = () => {
     rmmod('kvstore')
     execFileSync('insmod', [ko])
   }
+  // Before each run, not measured: a store with an entry, so that both runs' kvstore_exit frees one.
+  setKey('init.key')()
   const kcov = await measure('kcov', reload, { loadedByTests: true })
   assert.ok(kcov.covered.has(init), 'kvstore_init not covered under KCOV')
+  setKey('init.key')()
   const kprobe = await measure('kprobe', reload, { loadedByTests: true })
   assert.ok(kprobe.covered.has(init), 'kvstore_init not covered under kprobes')
   const d = differences(kcov, kprobe)
   assert.deepEqual(d, { onlyA: [], onlyB: [] })
 })
 
-// Known bug (issue 7): the command's write (kvstore_cmd_set) is not in the lcov.
-test('kprobecov run --backend kcov: a shell script\'s writes, in lcov', { todo: 'issue 7: the traced child\'s write is missing from the lcov' }, async () => {
+// The shell writes, then execs dd (dash runs a -c script's last command in its own
+// process): two programs of one pid each write their records (two files, none lost).
+test('kprobecov run --backend kcov: a shell script\'s writes, in lcov', async () => {
   const out = path.join(tmp, 'cli-run')
   const r = await cli(['run', '--backend', 'kcov', '-m', `kvstore=${ko}`, '--root', example, '--out', out, '-r', 'lcovonly', '--',
     '/bin/sh', '-c', 'echo "set cli.key v" > /dev/kvstore; dd if=/dev/kvstore of=/dev/null bs=4096 2>/dev/null'])
   assert.equal(r.status, 0, r.stderr)
   const lcov = readFileSync(path.join(out, 'lcov.info'), 'utf8')
   assert.match(lcov, new RegExp(`^DA:${lineOf('ret = kvstore_cmd_set(args);')},[1-9]`, 'm'))
-  assert.match(lcov, new RegExp(`^DA:${lineOf('len = kvstore_dump_locked(buf, size);')},[1-9]`, 'm'))
+  assert.match(lcov, new RegExp(`^DA:${lineOf('ret = simple_read_from_buffer(ubuf, count, ppos, buf, len);')},[1-9]`, 'm'))
   assert.match(lcov, new RegExp(`^DA:${lineOf('return -EMSGSIZE;')},0$`, 'm'))
   assert.match(readFileSync(path.join(out, 'kprobecov-run.json'), 'utf8'), /"backend":"kcov"/)
 })
