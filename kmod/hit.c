@@ -285,10 +285,11 @@ NOKPROBE_SYMBOL(kpc_pre_handler_full);
 
 /*
  * The kprobe handler. The common hit is counted here, with no call and so
- * no stack frame: task context, no trace, the probe seen before, no callers
- * table, no global slot, and the per-CPU cache naming one slot of current
- * (an edge, if edges are on, seen before in it). It changes nothing before
- * all of that is known; anything else goes to kpc_pre_handler_full.
+ * no stack frame: task context, no trace, no global slot, and nothing
+ * attached (nothing counts) or the per-CPU cache naming at most one slot of
+ * current, the probe seen before, no callers table (an edge, if edges are
+ * on, seen before in the slot). It changes nothing before all of that is
+ * known; anything else goes to kpc_pre_handler_full.
  */
 int kpc_pre_handler(struct kprobe *kp, struct pt_regs *regs)
 {
@@ -298,15 +299,18 @@ int kpc_pre_handler(struct kprobe *kp, struct pt_regs *regs)
 	struct kpc_slot *s;
 	u32 bits, cur, *prevp, *count, seen = 0;
 
-	if (unlikely(!kpc_probed_in_task(kp)) || READ_ONCE(c->trace_key) || !READ_ONCE(p->seen) || p->callers || READ_ONCE(c->global))
+	if (unlikely(!kpc_probed_in_task(kp)) || READ_ONCE(c->trace_key) || READ_ONCE(c->global))
 		goto full;
 	last = this_cpu_ptr(&kpc_last_lookup);
-	if (last->task != current || last->c != c || last->gen != atomic_read_acquire(&kpc_gen))
+	if (last->task != current || last->c != c || last->gen != atomic_read_acquire(&kpc_gen)) {
+		if (!atomic_read(&c->nr_entries))
+			return 0;	/* nothing attached: nothing counts */
 		goto full;
+	}
 	s = last->ts ?: last->ps;
 	if (!s)
 		return 0;	/* current has no slot in c */
-	if (last->ts && last->ps && last->ts != last->ps)
+	if ((last->ts && last->ps && last->ts != last->ps) || !READ_ONCE(p->seen) || p->callers)
 		goto full;
 	bits = c->edge_bits;
 	if (bits) {
