@@ -118,14 +118,24 @@ static noinline bool kpc_first_edge(struct kpc_collector *c, struct kpc_slot *s,
 }
 NOKPROBE_SYMBOL(kpc_first_edge);
 
-/* AFL-style edge from the previous probe this task hit in the slot. */
+/*
+ * The AFL-style edge from the previous probe this task (or interrupt
+ * context) hit in slot s to p: its index, and in *prevp and *cur where the
+ * previous location is kept and what it becomes (cur >> 1) once counted.
+ */
+static __always_inline u32 kpc_edge(struct kpc_collector *c, struct kpc_slot *s,
+				    struct kpc_probe *p, bool task, u32 **prevp, u32 *cur)
+{
+	*cur = hash_32(p->index, c->edge_bits);
+	*prevp = task ? &s->prev[hash_ptr(current, KPC_PREV_BITS)] : &s->prev_irq;
+	return (READ_ONCE(**prevp) ^ *cur) & ((1U << c->edge_bits) - 1);
+}
+
+/* Counts the edge to p in slot s; whether it is new to c. */
 static __always_inline bool kpc_count_edge(struct kpc_collector *c, struct kpc_slot *s,
 					   struct kpc_probe *p, bool task)
 {
-	u32 mask = (1U << c->edge_bits) - 1;
-	u32 cur = hash_32(p->index, c->edge_bits);
-	u32 *prevp = task ? &s->prev[hash_ptr(current, KPC_PREV_BITS)] : &s->prev_irq;
-	u32 edge = (READ_ONCE(*prevp) ^ cur) & mask;
+	u32 cur, *prevp, edge = kpc_edge(c, s, p, task, &prevp, &cur);
 	u32 *count = &s->edges[edge];
 	u32 seen = READ_ONCE(*count);
 
@@ -196,6 +206,13 @@ struct kpc_last_lookup {
 };
 static DEFINE_PER_CPU(struct kpc_last_lookup, kpc_last_lookup);
 
+/* Whether last holds current's slots in c, as of attachment generation gen. */
+static __always_inline bool kpc_last_valid(struct kpc_last_lookup *last, struct kpc_collector *c,
+					   int gen)
+{
+	return last->task == current && last->c == c && last->gen == gen;
+}
+
 /* A miss of the per-CPU cache: the hash lookups, then the cache refilled. */
 static noinline void kpc_attribute_slow(struct kpc_collector *c, struct kpc_last_lookup *last,
 					int gen)
@@ -231,7 +248,7 @@ static __always_inline struct kpc_last_lookup *kpc_attribute(struct kpc_collecto
 	struct kpc_last_lookup *last = this_cpu_ptr(&kpc_last_lookup);
 	int gen = atomic_read_acquire(&kpc_gen);	/* before the lookups it validates */
 
-	if (unlikely(last->task != current || last->c != c || last->gen != gen))
+	if (unlikely(!kpc_last_valid(last, c, gen)))
 		kpc_attribute_slow(c, last, gen);
 	return last;
 }
@@ -297,12 +314,12 @@ int kpc_pre_handler(struct kprobe *kp, struct pt_regs *regs)
 	struct kpc_collector *c = p->c;
 	struct kpc_last_lookup *last;
 	struct kpc_slot *s;
-	u32 bits, cur, *prevp, *count, seen = 0;
+	u32 cur, *prevp, *count, seen;
 
 	if (unlikely(!kpc_probed_in_task(kp)) || READ_ONCE(c->trace_key) || READ_ONCE(c->global))
 		goto full;
 	last = this_cpu_ptr(&kpc_last_lookup);
-	if (last->task != current || last->c != c || last->gen != atomic_read_acquire(&kpc_gen)) {
+	if (!kpc_last_valid(last, c, atomic_read_acquire(&kpc_gen))) {
 		if (!atomic_read(&c->nr_entries))
 			return 0;	/* nothing attached: nothing counts */
 		goto full;
@@ -312,11 +329,8 @@ int kpc_pre_handler(struct kprobe *kp, struct pt_regs *regs)
 		return 0;	/* current has no slot in c */
 	if ((last->ts && last->ps && last->ts != last->ps) || !READ_ONCE(p->seen) || p->callers)
 		goto full;
-	bits = c->edge_bits;
-	if (bits) {
-		cur = hash_32(p->index, bits);
-		prevp = &s->prev[hash_ptr(current, KPC_PREV_BITS)];
-		count = &s->edges[(READ_ONCE(*prevp) ^ cur) & ((1U << bits) - 1)];
+	if (c->edge_bits) {
+		count = &s->edges[kpc_edge(c, s, p, true, &prevp, &cur)];
 		seen = READ_ONCE(*count);
 		if (unlikely(!seen))
 			goto full;

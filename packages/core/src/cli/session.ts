@@ -180,8 +180,12 @@ export function initProbe(plan: Plan, modules: readonly TargetModule[], i: numbe
  * symbols are gone with the code: ENOENT).
  */
 export function initGoneProbes(plan: Plan, modules: readonly TargetModule[], blind: readonly number[]): FailedProbe[] {
-  return blind.filter((i) => initProbe(plan, modules, i) && modules[plan.probes[i]!.target]?.loaded !== 'not-loaded')
-    .map((probe) => ({ probe, error: -ENOENT }))
+  return blind.filter((i) => initCodeGone(plan, modules, i)).map((probe) => ({ probe, error: -ENOENT }))
+}
+
+/** Probe i is on the __init code of a module loaded before: that code ran and was freed. */
+function initCodeGone(plan: Plan, modules: readonly TargetModule[], i: number): boolean {
+  return initProbe(plan, modules, i) && modules[plan.probes[i]!.target]?.loaded !== 'not-loaded'
 }
 
 /**
@@ -196,9 +200,8 @@ export function tellFailed(
   initHint = 'load it in the command to cover module_init', notDone = 'not planted',
 ): void {
   if (failed.length === 0) return
-  const initCode = (i: number): boolean => initProbe(plan, modules, i) && modules[plan.probes[i]!.target]!.loaded !== 'not-loaded'
-  const init = failed.filter((f) => initCode(f.probe))
-  const other = failed.filter((f) => !initCode(f.probe))
+  const init = failed.filter((f) => initCodeGone(plan, modules, f.probe))
+  const other = failed.filter((f) => !initCodeGone(plan, modules, f.probe))
   if (init.length > 0) {
     const names = [...new Set(init.map((f) => plan.targets[plan.probes[f.probe]!.target]!.module))].join(', ')
     progress.note(`${init.length} probes on the __init code of ${names} are ${notDone}: it ran when the module loaded (${initHint})`)

@@ -34,6 +34,9 @@ import { addSample, type WorkerSample } from './sample.ts'
 import { ARMED_ENV, signalWhenArmed } from './armed.ts'
 import { COLLECTOR_ENV } from './worker.ts'
 
+/** How a test suite covers the module_init of a module loaded before it. */
+const INIT_HINT = 'load it in the tests, with loadedByTests: true, to cover module_init'
+
 export interface TestRunOptions extends ResolvedKprobecovOptions {
   /** Project root: report paths and test file names are relative to it. */
   root: string
@@ -167,7 +170,7 @@ export class TestRun {
             run.#mapper = TestRun.#coverageMapper(options, plan, root, new Set(refused.map((f) => f.probe)))
             return refused
           }))
-          tellFailed(plan, modules, refused, progress, stderr, 'load it in the tests, with loadedByTests: true, to cover module_init')
+          tellFailed(plan, modules, refused, progress, stderr, INIT_HINT)
         } catch (e) {
           failedToArm = true
           collector.close()
@@ -198,7 +201,7 @@ export class TestRun {
       debugInfo: m.debugInfo, object: m.object, initFreed: m.loaded !== 'not-loaded' && !options.modules[i]!.loadedByTests,
     })))
     const kaslr = kaslrOffset(system)
-    tellFailed(plan, modules, initGoneProbes(plan, modules, map.blind), progress, stderr, 'load it in the tests, with loadedByTests: true, to cover module_init', 'not measured')
+    tellFailed(plan, modules, initGoneProbes(plan, modules, map.blind), progress, stderr, INIT_HINT, 'not measured')
     progress.clear()
     const kcovDir = mkdtempSync(path.join(tmpdir(), 'kprobecov-kcov-'))
     const file = path.join(kcovDir, 'map.json')
