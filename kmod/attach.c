@@ -141,11 +141,13 @@ static void kpc_start_slot_locked(struct kpc_slot *s, const struct kprobecov_att
 /*
  * After a change of c->global or c->trace_key (under c->mutex): whether
  * the hot path's fast path must hand every hit to the full one. Set after
- * the change it follows, so a hit after the ioctl returns sees both.
+ * the change it follows, then every cached lookup dropped: a hit after the
+ * ioctl returns sees both.
  */
 static void kpc_update_slow(struct kpc_collector *c)
 {
 	WRITE_ONCE(c->slow, READ_ONCE(c->global) || READ_ONCE(c->trace_key));
+	kpc_gen_bump();
 }
 
 int kpc_attach(struct kpc_collector *c, struct kprobecov_attach *a)
@@ -292,7 +294,6 @@ static void kpc_zero_collector(struct kpc_collector *c)
 	for (i = 0; i < c->nr_probes; i++) {
 		struct kpc_probe *p = c->probes[i];
 
-		WRITE_ONCE(p->fast, false);
 		WRITE_ONCE(p->seen, false);
 		if (!p->callers)
 			continue;

@@ -158,7 +158,6 @@ static noinline bool kpc_first_hit(struct kpc_collector *c, struct kpc_probe *p)
 	bool fresh = !test_and_set_bit(p->index, c->hit_bitmap);
 
 	WRITE_ONCE(p->seen, true);
-	WRITE_ONCE(p->fast, !p->callers);
 	return fresh;
 }
 NOKPROBE_SYMBOL(kpc_first_hit);
@@ -230,7 +229,7 @@ static noinline void kpc_attribute_slow(struct kpc_collector *c, struct kpc_cpu_
 	cc->gen = gen;
 	cc->ts = ts;
 	cc->ps = ps;
-	if (ts && ps && ts != ps)
+	if (READ_ONCE(c->slow) || (ts && ps && ts != ps))
 		cc->one = KPC_ONE_SEVERAL;
 	else
 		cc->one = one ? (unsigned long)one->counters : KPC_ONE_NONE;
@@ -291,7 +290,10 @@ static __always_inline void kpc_hit(struct kpc_probe *p, bool task, struct pt_re
 		kpc_record_caller(c, p, regs, ret);
 }
 
-/* Every hit kpc_pre_handler does not count itself. */
+/*
+ * The handler of a probe with a callers table, and every hit
+ * kpc_pre_handler does not count itself.
+ */
 static noinline int kpc_pre_handler_full(struct kprobe *kp, struct pt_regs *regs)
 {
 	struct kpc_probe *p = container_of(kp, struct kpc_probe, kp);
@@ -302,15 +304,17 @@ static noinline int kpc_pre_handler_full(struct kprobe *kp, struct pt_regs *regs
 NOKPROBE_SYMBOL(kpc_pre_handler_full);
 
 /*
- * The kprobe handler. The common hit is counted here, with no call and so
- * no stack frame: task context, no trace, no global slot (c->slow), and
- * nothing attached (nothing counts) or the cache naming one slot of
- * current or none, the probe seen before and without a callers table
- * (p->fast), and, if edges are on, the edge seen before in the slot. It
- * changes nothing before all of that is known; anything else goes to
+ * The kprobe handler of a probe without a callers table, one per setting
+ * of edges (the collector's, fixed at INIT). The common hit is counted
+ * here, with no call and so no stack frame: task context, and nothing
+ * attached (nothing counts) or the cache naming one slot of current or
+ * none (it names several while c->slow: a trace or a global slot), the
+ * probe seen before, and, with edges, the edge seen before in the slot.
+ * It changes nothing before all of that is known; anything else goes to
  * kpc_pre_handler_full. Every load here is one the common hit needs.
  */
-int kpc_pre_handler(struct kprobe *kp, struct pt_regs *regs)
+static __always_inline int kpc_pre_handler_fast(struct kprobe *kp, struct pt_regs *regs,
+						bool edges)
 {
 	struct kpc_probe *p = container_of(kp, struct kpc_probe, kp);
 	struct kpc_collector *c = p->c;
@@ -321,11 +325,9 @@ int kpc_pre_handler(struct kprobe *kp, struct pt_regs *regs)
 	if (unlikely(preempt_count() & (NMI_MASK | HARDIRQ_MASK | SOFTIRQ_OFFSET)) &&
 	    !kpc_probed_in_task(kp))
 		goto full;
-	if (READ_ONCE(c->slow))
-		goto full;
 	cc = this_cpu_ptr(c->cache);
 	if (unlikely(!kpc_cache_valid(cc, atomic_read_acquire(&kpc_gen)))) {
-		if (!atomic_read(&c->nr_entries))
+		if (!atomic_read(&c->nr_entries) && !READ_ONCE(c->slow))
 			return 0;	/* nothing attached: nothing counts */
 		goto full;
 	}
@@ -335,9 +337,9 @@ int kpc_pre_handler(struct kprobe *kp, struct pt_regs *regs)
 			return 0;	/* current has no slot in c */
 		goto full;
 	}
-	if (unlikely(!READ_ONCE(p->fast)))
+	if (unlikely(!READ_ONCE(p->seen)))
 		goto full;
-	if (cc->edges) {
+	if (edges) {
 		count = &cc->edges[kpc_edge(c, p, cc->prevp)];
 		seen = READ_ONCE(*count);
 		if (unlikely(!seen))
@@ -348,9 +350,27 @@ int kpc_pre_handler(struct kprobe *kp, struct pt_regs *regs)
 	atomic64_inc((atomic64_t *)one + p->index);
 	return 0;
 full:
-	return kpc_pre_handler_full(kp, regs);
+	return kpc_pre_handler_full(kp, NULL);	/* regs serve the callers table only */
+}
+
+static int kpc_pre_handler(struct kprobe *kp, struct pt_regs *regs)
+{
+	return kpc_pre_handler_fast(kp, regs, false);
 }
 NOKPROBE_SYMBOL(kpc_pre_handler);
+
+static int kpc_pre_handler_edges(struct kprobe *kp, struct pt_regs *regs)
+{
+	return kpc_pre_handler_fast(kp, regs, true);
+}
+NOKPROBE_SYMBOL(kpc_pre_handler_edges);
+
+kprobe_pre_handler_t kpc_pre_handler_of(struct kpc_probe *p)
+{
+	if (p->callers)
+		return kpc_pre_handler_full;
+	return p->c->edge_bits ? kpc_pre_handler_edges : kpc_pre_handler;
+}
 
 /*
  * The callback of a collector's ftrace_ops, at the fentry call of a function

@@ -59,8 +59,8 @@ struct kpc_caller {
 
 /*
  * One probe. Its state changes only under kpc_mutex; the hot path reads
- * only c, index, edge_cur, edge_next, seen, fast, callers and the
- * collector's area.
+ * only c, index, edge_cur, edge_next, seen, callers and the collector's
+ * area.
  *   !registered && pending   waiting for its module to load (unloaded: it went)
  *   registered               planted; counts when want_armed
  *   !registered && !pending  failed; error holds -errno
@@ -87,7 +87,6 @@ struct kpc_probe {
 	bool pending;
 	bool unloaded;		/* its module went away after it was planted */
 	bool seen;		/* mirrors its bit in c->hit_bitmap, next to kp */
-	bool fast;		/* seen and no callers table: kpc_pre_handler counts it alone */
 	bool ftrace;		/* registered through c->fops at ip, not as kp */
 	bool gone;		/* ftrace: its code (module init text) was freed */
 	unsigned long ip;	/* ftrace: the fentry call site it counts at */
@@ -114,7 +113,8 @@ struct kpc_slot {
  * Per collector and CPU, the last attribution lookup in task context: the
  * slots of task, valid while kpc_gen equals gen (hit.c). one is what the
  * fast path needs of them: KPC_ONE_NONE (no slot), KPC_ONE_SEVERAL (two
- * distinct slots: the full path counts), or the counters of the one slot,
+ * distinct slots, or c->slow: the full path counts), or the counters of
+ * the one slot,
  * whose edge counters (NULL: edges off) and task's previous-location cell
  * are edges and prevp.
  */
@@ -205,7 +205,10 @@ struct kpc_collector {
 
 	struct kpc_cpu_cache __percpu *cache;	/* allocated at INIT */
 
-	/* Change under mutex; slow is global || trace_key, set after them. */
+	/*
+	 * Change under mutex; slow is global || trace_key, set after them,
+	 * then kpc_gen bumped: the per-CPU caches are refilled knowing it.
+	 */
 	struct kpc_slot *global;	/* READ_ONCE on the hot path */
 	struct pid *trace_key;		/* thread being traced, or NULL */
 	bool slow;			/* the fast path defers to the full one */
@@ -226,7 +229,7 @@ struct kpc_collector {
 };
 
 /* hit.c: the kprobe handler and the ftrace callback. */
-int kpc_pre_handler(struct kprobe *kp, struct pt_regs *regs);
+kprobe_pre_handler_t kpc_pre_handler_of(struct kpc_probe *p);	/* the kprobe handler for p */
 void kpc_ftrace_handler(unsigned long ip, unsigned long parent_ip, struct ftrace_ops *op,
 			struct ftrace_regs *fregs);
 struct kpc_entry *kpc_lookup(struct kpc_collector *c, struct pid *key, bool process);

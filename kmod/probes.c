@@ -177,7 +177,7 @@ static int kpc_register(struct kpc_probe *p, unsigned long addr)
 	int ret;
 
 	memset(&p->kp, 0, sizeof(p->kp));
-	p->kp.pre_handler = kpc_pre_handler;
+	p->kp.pre_handler = kpc_pre_handler_of(p);
 	p->kp.flags = p->want_armed ? 0 : KPROBE_FLAG_DISABLED;
 	if (addr) {
 		p->kp.addr = (kprobe_opcode_t *)addr;
