@@ -11,7 +11,7 @@ import type { DebugInfo } from '../src/debuginfo/types.ts'
 import { loadDebugInfo } from '../src/native/debuginfo.ts'
 import { planProbes } from '../src/plan/plan.ts'
 import type { Plan } from '../src/plan/types.ts'
-import { buildKcovMap, countSites, KcovResolver, lineRowAt, probeHits, type KcovMap } from '../src/kcov/map.ts'
+import { buildKcovMap, countSites, KcovResolver, lineRowAt, probeHits, withoutFreedInit, type KcovMap } from '../src/kcov/map.ts'
 import { createCoverageMapper } from '../src/coverage/coverage-map.ts'
 import { KprobecovError } from '../src/errors.ts'
 
@@ -243,4 +243,20 @@ test('module_init ran before the run (initFreed): .init.text is left out, its PC
   // The rest of the module is mapped as before.
   const other = pcSites().find((s) => s.section === sectionIndex('.text') && s.function !== initFn)!
   assert.equal(r.resolve(new BigUint64Array([pcOf(other)]), new BigUint64Array([1n])).hits.size, 1)
+})
+
+test('per window, .init sections count only for a module loaded during the window', () => {
+  const sections = (init: bigint) => new Map([['.text', 0x1000n], ['.init.text', init], ['.init.rodata', init + 0x100n]])
+  // Target 0: the same load as at the window's start. 1: reloaded during it. 2: loaded during it. 3: not loaded.
+  const bases = [sections(0xa000n), sections(0xb000n), sections(0xc000n), undefined]
+  const kept = withoutFreedInit(bases, [7n, 8n, undefined, undefined], [7n, 9n, 10n, undefined])
+  assert.deepEqual(kept.map((b) => (b ? [...b.keys()] : undefined)), [
+    ['.text'],
+    ['.text', '.init.text', '.init.rodata'],
+    ['.text', '.init.text', '.init.rodata'],
+    undefined,
+  ])
+  assert.equal(kept[1], bases[1], 'a section map it keeps is passed through')
+  // Unloaded since the start (no load now): nothing of it is placed anyway.
+  assert.deepEqual(withoutFreedInit([sections(0xa000n)], [7n], [undefined]), [sections(0xa000n)])
 })

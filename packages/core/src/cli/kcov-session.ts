@@ -8,7 +8,7 @@
  * them); then the records become RunData (coverage) or comparison records.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { constants, tmpdir } from 'node:os'
 import path from 'node:path'
 import { ProbeState } from '../device/collector.ts'
 import { checkModuleMatches } from '../device/system.ts'
@@ -24,6 +24,9 @@ import type { CliIO, Output, Progress, SystemSetup } from './io.ts'
 import type { ModuleRecord, RunData } from './record.ts'
 import { initGoneProbes, planModules, prepareModules, tellFailed, type TargetModule } from './session.ts'
 import { checkCommand, shieldSignals, spawnHeld } from './spawn.ts'
+
+/** The map leaves out the __init code of a module loaded before: reloading it in the command is not enough. */
+const KCOV_INIT_HINT = 'unload it before the command, and load it in the command, to cover module_init'
 
 export interface KcovSessionOptions {
   mode: KcovMode
@@ -42,8 +45,7 @@ export interface KcovSessionOptions {
 }
 
 const KIND_BITS = { function: 1, line: 2, branch: 3 } as const
-const EOPNOTSUPP = 95
-const ENOENT = 2
+const { ENOENT, EOPNOTSUPP } = constants.errno
 /** How often the modules' addresses are read while the command runs. */
 const BASES_MS = 50
 
@@ -91,7 +93,7 @@ export class KcovSession {
     const map = options.mode === 'pc'
       ? buildKcovMap(plan, modules.map((m) => ({ debugInfo: m.debugInfo, object: m.object, initFreed: m.loaded !== 'not-loaded' })))
       : undefined
-    if (map) tellFailed(plan, modules, initGoneProbes(plan, modules, map.blind), progress, options.stderr, undefined, 'not measured')
+    if (map) tellFailed(plan, modules, initGoneProbes(plan, modules, map.blind), progress, options.stderr, KCOV_INIT_HINT, 'not measured')
     return new KcovSession(options, modules, plan, map, kaslrOffset(options.system))
   }
 

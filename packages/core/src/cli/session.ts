@@ -5,6 +5,7 @@
  * the kernel counted read back as RunData. Closing the session closes the
  * collector, which removes every probe.
  */
+import { constants } from 'node:os'
 import type { DebugInfo } from '../debuginfo/types.ts'
 import { Collector, type ProbeSpec } from '../device/collector.ts'
 import { checkModuleMatches, moduleObjectPath, type ModuleMatch } from '../device/system.ts'
@@ -98,7 +99,7 @@ export interface CommandHooks {
 }
 
 const BATCH = 4096
-const ENOENT = 2
+const { ENOENT } = constants.errno
 
 /** The probes of the modules (granularity: of the i-th); ENODATA when there are none. */
 export function planModules(
@@ -197,7 +198,7 @@ function initCodeGone(plan: Plan, modules: readonly TargetModule[], i: number): 
  */
 export function tellFailed(
   plan: Plan, modules: readonly TargetModule[], failed: readonly FailedProbe[], progress: Progress, stderr: Output,
-  initHint = 'load it in the command to cover module_init', notDone = 'not planted',
+  initHint = 'reload it in the command to cover module_init: they are planted when it loads', notDone = 'not planted',
 ): void {
   if (failed.length === 0) return
   const init = failed.filter((f) => initCodeGone(plan, modules, f.probe))

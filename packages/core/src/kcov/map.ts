@@ -273,6 +273,23 @@ export type SectionBases = ReadonlyMap<string, bigint>
 /** Where the targets' sections were at some moment: per target (map order), undefined: not loaded. */
 export type TargetBases = ReadonlyArray<SectionBases | undefined>
 
+/**
+ * The per-window __init rule: bases without the .init.* sections of each
+ * target whose module is still the load it was when the window began
+ * (loadsAtStart; a load id per target, undefined: not loaded). That load's
+ * module_init ran before the window and its init code is freed (other code
+ * may be there by now); a load during the window keeps them, its
+ * module_init ran in the window.
+ */
+export function withoutFreedInit(
+  bases: TargetBases, loadsAtStart: ReadonlyArray<bigint | undefined>, loadsNow: ReadonlyArray<bigint | undefined>,
+): TargetBases {
+  return bases.map((b, i) => {
+    if (!b || loadsNow[i] === undefined || loadsNow[i] !== loadsAtStart[i]) return b
+    return new Map([...b].filter(([name]) => !name.startsWith('.init')))
+  })
+}
+
 /** Counts per KCOV call site, for PCs placed in the map's modules. */
 export interface SiteCounts {
   /** `${target}:${section}:${offset}` (indices into the map) → times recorded. */

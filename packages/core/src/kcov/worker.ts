@@ -30,7 +30,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { KprobecovError } from '../errors.ts'
 import type { WorkerSample } from '../testrun/sample.ts'
-import { countSites, probeHits, type KcovMap, type TargetBases } from './map.ts'
+import { countSites, probeHits, withoutFreedInit, type KcovMap, type TargetBases } from './map.ts'
 import { moduleAreaRange, preloadEnv, readPreloadRecords, targetBases } from './preload.ts'
 import { moduleLoadId, moduleSectionBases } from './system.ts'
 import { KcovTracer, uvThreadPoolSize } from './tracer.ts'
@@ -205,7 +205,8 @@ export class KcovWorker {
       }
     }
     this.#loadsAtStart = this.#loads()
-    this.#seen = seen.slice(0, 1).map((b) => this.#withoutFreedInit(b, this.#loadsAtStart))
+    // The next window begins now: the modules loaded now ran their module_init before it.
+    this.#seen = seen.slice(0, 1).map((b) => withoutFreedInit(b, this.#loadsAtStart, this.#loadsAtStart))
     const r = { hits: probeHits(this.#map, sites), unknown: sites.unknown, firstUnknown: sites.firstUnknown }
     const hits: WorkerSample['hits'] = [...r.hits].sort((a, b) => a[0] - b[0]).map(([probe, c]) =>
       [probe, c <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(c) : c.toString()])
@@ -235,17 +236,9 @@ export class KcovWorker {
     return this.#map.targets.map((t) => moduleLoadId(t.module))
   }
 
-  /** bases without the .init.* sections of the targets whose load is the one in `loads`. */
-  #withoutFreedInit(bases: TargetBases, loads: ReadonlyArray<bigint | undefined>, now = this.#loads()): TargetBases {
-    return bases.map((b, i) => {
-      if (!b || now[i] === undefined || now[i] !== loads[i]) return b
-      return new Map([...b].filter(([name]) => !name.startsWith('.init')))
-    })
-  }
-
   /** Buffers into the tracer's table, keeping the PCs of the measured modules as they are loaded now. */
   #drain(): void {
-    const bases = this.#withoutFreedInit(this.#map.targets.map((t) => moduleSectionBases(t.module, t.sections.map((s) => s.name))), this.#loadsAtStart)
+    const bases = withoutFreedInit(this.#map.targets.map((t) => moduleSectionBases(t.module, t.sections.map((s) => s.name))), this.#loadsAtStart, this.#loads())
     const key = (b: TargetBases) => b.map((m) => (m ? [...m].map(([k, v]) => `${k}=${v}`).join(',') : '-')).join(';')
     this.#seen = [bases, ...this.#seen.filter((b) => key(b) !== key(bases))].slice(0, 8)
     const s = this.#st.tracer.drain(moduleAreaRange(this.#kaslr), 1)

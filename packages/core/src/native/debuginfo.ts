@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { constants, tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { gunzipSync } from 'node:zlib'
 import type {
@@ -49,11 +49,7 @@ export interface LoadDebugInfoOptions {
   debugFile?: string
 }
 
-const ENOENT = 2
-const EACCES = 13
-const ENOEXEC = 8
-const ENODATA = 61
-const ESTALE = 116
+const { ENOENT, EACCES, ENOEXEC, ENODATA, ESTALE } = constants.errno
 
 /**
  * Reads the functions, line table and (unless `branches: false`) the

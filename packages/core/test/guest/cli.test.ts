@@ -278,3 +278,18 @@ test('a module the command loads: module_init is covered, its __init probes are 
   assert.match(status.stdout, new RegExp(`^ *\\d+ +kpc_target_init_banner:${marker('banner_open')} +kpc_target_init_banner\\+0x0 +function +planted armed gone hit +1$`, 'm'))
   assert.match(status.stdout, new RegExp(`^ *\\d+ +kpc_target_init:${marker('init_open')} +kpc_target_init\\+0x0 +function +planted armed gone hit +1$`, 'm'))
 })
+
+test('a module loaded before that the command reloads: its __init probes are planted at the load, module_init is covered', async () => {
+  assert.ok(moduleLoaded('kpc_target'), 'the test before loaded it')
+  const out = join(tmp, 'reloaded-by-command')
+  const r = await kpc('run', '--module', MODULE, '--granularity', 'function', '--progress', '--out', out, '--',
+    'sh', '-c', `rmmod kpc_target && insmod ${ko} && ${ctl} a 0`)
+  assert.equal(r.status, 0, r.stderr)
+  assert.match(r.stderr, /^kprobecov: 2 probes on the __init code of kpc_target are not planted: it ran when the module loaded \(reload it in the command to cover module_init: they are planted when it loads\)$/m)
+  const run = readRun(out)
+  assert.equal(run.modules[0]!.loaded, 'loaded')
+  const lcov = readFileSync(join(out, 'lcov.info'), 'utf8')
+  for (const name of ['kpc_target_init', 'kpc_target_init_banner', 'kpc_target_a']) assert.match(lcov, new RegExp(`^FNDA:1,${name}$`, 'm'))
+  assert.match(lcov, /^FNDA:0,kpc_target_b$/m)
+  assert.equal(existsSync(join(out, 'not-instrumented.json')), false, 'the refused probes were planted at the reload')
+})
