@@ -40,10 +40,11 @@ extern atomic_t kpc_total_entries;
 extern atomic_t kpc_tree_entries;
 
 /*
- * Bumped (release) after every link or unlink of an attached pid, and at
- * every task exit while any pid is attached (so a task_struct cannot be
- * reused by another task without it changing): the hot path's per-CPU
- * lookup cache is valid while it is unchanged.
+ * Bumped (release) after every link or unlink of an attached pid, every
+ * change of a collector's slow, and at every fork and task exit while any
+ * pid is attached (so a task_struct cannot be reused by another task
+ * without it changing): the hot path's per-CPU lookup caches are valid
+ * while it is unchanged.
  */
 extern atomic_t kpc_gen;
 void kpc_gen_bump(void);
@@ -114,9 +115,8 @@ struct kpc_slot {
  * slots of task, valid while kpc_gen equals gen (hit.c). one is what the
  * fast path needs of them: KPC_ONE_NONE (no slot), KPC_ONE_SEVERAL (two
  * distinct slots, or c->slow: the full path counts), or the counters of
- * the one slot,
- * whose edge counters (NULL: edges off) and task's previous-location cell
- * are edges and prevp.
+ * the one slot, whose edge counters (NULL: edges off) and task's
+ * previous-location cell are edges and prevp.
  */
 #define KPC_ONE_NONE 0UL
 #define KPC_ONE_SEVERAL 1UL
