@@ -66,7 +66,11 @@ done
 if dmesg 2>/dev/null | grep -q 'Hypervisor detected: KVM'; then
 	accel=KVM
 elif grep -qw hypervisor /proc/cpuinfo; then
-	accel="TCG (QEMU, no KVM)"
+	case ${KPROBECOV_QEMU_ACCEL:-} in	# scripts/guest-run.sh says which
+	tcg) accel="TCG (QEMU, no KVM; a thread per vCPU)" ;;
+	tcg-single) accel="TCG (QEMU, no KVM; one thread for both vCPUs)" ;;
+	*) accel="TCG (QEMU, no KVM)" ;;
+	esac
 else
 	accel="none (bare metal)"
 fi
