@@ -138,6 +138,18 @@ static void kpc_start_slot_locked(struct kpc_slot *s, const struct kprobecov_att
 	s->state = KPROBECOV_SLOT_ATTACHED;
 }
 
+/*
+ * After a change of c->global or c->trace_key (under c->mutex): whether
+ * the hot path's fast path must hand every hit to the full one. Set after
+ * the change it follows, then every cached lookup dropped: a hit after the
+ * ioctl returns sees both.
+ */
+static void kpc_update_slow(struct kpc_collector *c)
+{
+	WRITE_ONCE(c->slow, READ_ONCE(c->global) || READ_ONCE(c->trace_key));
+	kpc_gen_bump();
+}
+
 int kpc_attach(struct kpc_collector *c, struct kprobecov_attach *a)
 {
 	struct task_struct *task;
@@ -160,6 +172,7 @@ int kpc_attach(struct kpc_collector *c, struct kprobecov_attach *a)
 		if (s) {
 			kpc_start_slot_locked(s, a);
 			WRITE_ONCE(c->global, s);
+			kpc_update_slow(c);
 			a->slot = s->index;
 		}
 		spin_unlock_irq(&c->tlock);
@@ -214,8 +227,10 @@ static bool kpc_detach_locked(struct kpc_collector *c, struct kpc_slot *s)
 		return false;
 	list_for_each_entry_safe(e, tmp, &s->entries, slot_link)
 		kpc_unlink_locked(c, e);
-	if (c->global == s)
+	if (c->global == s) {
 		WRITE_ONCE(c->global, NULL);
+		kpc_update_slow(c);
+	}
 	s->state = KPROBECOV_SLOT_DETACHED;
 	smp_store_release(&s->stats->state, KPROBECOV_SLOT_DETACHED);
 	return true;
@@ -337,6 +352,7 @@ void kpc_detach_all(struct kpc_collector *c)
 		kpc_detach_locked(c, &c->slots[i]);
 	spin_unlock_irq(&c->tlock);
 	put_pid(xchg(&c->trace_key, NULL));
+	kpc_update_slow(c);
 }
 
 int kpc_trace_start(struct kpc_collector *c, const struct kprobecov_trace *t)
@@ -362,6 +378,7 @@ int kpc_trace_start(struct kpc_collector *c, const struct kprobecov_trace *t)
 	WRITE_ONCE(c->trace[0], 0);
 	/* Pairs with the handler's READ_ONCE: the reset count is seen first. */
 	smp_store_release(&c->trace_key, key);
+	kpc_update_slow(c);
 	return 0;
 }
 
@@ -371,6 +388,7 @@ int kpc_trace_stop(struct kpc_collector *c)
 
 	if (!key)
 		return -ENOENT;
+	kpc_update_slow(c);
 	/* The hot path compares the pointer only, never dereferences it. */
 	put_pid(key);
 	return 0;
@@ -385,6 +403,9 @@ static void kpc_on_fork(void *data, struct task_struct *parent, struct task_stru
 {
 	struct kpc_collector *c;
 
+	if (!atomic_read(&kpc_total_entries))
+		return;
+	kpc_gen_bump();	/* child may reuse a freed task_struct: no cached lookup of it */
 	if (!atomic_read(&kpc_tree_entries) || same_thread_group(parent, child))
 		return;
 	rcu_read_lock();

@@ -37,6 +37,8 @@ struct kpc_entry *kpc_lookup(struct kpc_collector *c, struct pid *key, bool proc
 			return e;
 	return NULL;
 }
+/* Also run while the hot path fills its cache: a probe here would re-enter it. */
+NOKPROBE_SYMBOL(kpc_lookup);
 
 /* The caller's return address at a function-entry probe. */
 static unsigned long kpc_return_address(struct pt_regs *regs)
@@ -119,27 +121,30 @@ static noinline bool kpc_first_edge(struct kpc_collector *c, struct kpc_slot *s,
 NOKPROBE_SYMBOL(kpc_first_edge);
 
 /*
- * The AFL-style edge from the previous probe this task (or interrupt
- * context) hit in slot s to p: its index, and in *prevp and *cur where the
- * previous location is kept and what it becomes (cur >> 1) once counted.
+ * The AFL-style edge from the previous location this task (or interrupt
+ * context) left in slot s to p: the cell holding that location, *prevp,
+ * becomes p->edge_next once the edge is counted. The kprobe fast path
+ * computes the same index from its cache.
  */
-static __always_inline u32 kpc_edge(struct kpc_collector *c, struct kpc_slot *s,
-				    struct kpc_probe *p, bool task, u32 **prevp, u32 *cur)
+static __always_inline u32 *kpc_prev_cell(struct kpc_slot *s, bool task)
 {
-	*cur = hash_32(p->index, c->edge_bits);
-	*prevp = task ? &s->prev[hash_ptr(current, KPC_PREV_BITS)] : &s->prev_irq;
-	return (READ_ONCE(**prevp) ^ *cur) & ((1U << c->edge_bits) - 1);
+	return task ? &s->prev[hash_ptr(current, KPC_PREV_BITS)] : &s->prev_irq;
+}
+
+static __always_inline u32 kpc_edge(struct kpc_collector *c, struct kpc_probe *p, u32 *prevp)
+{
+	return (READ_ONCE(*prevp) ^ p->edge_cur) & c->edge_mask;
 }
 
 /* Counts the edge to p in slot s; whether it is new to c. */
 static __always_inline bool kpc_count_edge(struct kpc_collector *c, struct kpc_slot *s,
 					   struct kpc_probe *p, bool task)
 {
-	u32 cur, *prevp, edge = kpc_edge(c, s, p, task, &prevp, &cur);
+	u32 *prevp = kpc_prev_cell(s, task), edge = kpc_edge(c, p, prevp);
 	u32 *count = &s->edges[edge];
 	u32 seen = READ_ONCE(*count);
 
-	WRITE_ONCE(*prevp, cur >> 1);
+	WRITE_ONCE(*prevp, p->edge_next);
 	if (likely(seen)) {
 		WRITE_ONCE(*count, seen + 1);
 		return false;
@@ -193,32 +198,22 @@ static void kpc_trace(struct kpc_collector *c, struct kpc_probe *p)
 }
 
 /*
- * Per CPU, the last attribution lookup: the slots of task in collector c,
- * valid while kpc_gen equals gen. Used in task context only, with
- * preemption disabled: a handler in interrupt context never uses it, so it
- * is never re-entered on one CPU.
+ * The per-CPU cache of c (struct kpc_cpu_cache) is used in task context
+ * only, with preemption disabled, by c's handlers alone: a handler in
+ * interrupt context never uses it, and nothing it calls while filling it
+ * can be probed, so it is never re-entered on one CPU.
  */
-struct kpc_last_lookup {
-	struct task_struct *task;
-	struct kpc_collector *c;
-	int gen;
-	struct kpc_slot *ts, *ps;
-};
-static DEFINE_PER_CPU(struct kpc_last_lookup, kpc_last_lookup);
-
-/* Whether last holds current's slots in c, as of attachment generation gen. */
-static __always_inline bool kpc_last_valid(struct kpc_last_lookup *last, struct kpc_collector *c,
-					   int gen)
+static __always_inline bool kpc_cache_valid(struct kpc_cpu_cache *cc, int gen)
 {
-	return last->task == current && last->c == c && last->gen == gen;
+	return cc->task == current && cc->gen == gen;
 }
 
 /* A miss of the per-CPU cache: the hash lookups, then the cache refilled. */
-static noinline void kpc_attribute_slow(struct kpc_collector *c, struct kpc_last_lookup *last,
+static noinline void kpc_attribute_slow(struct kpc_collector *c, struct kpc_cpu_cache *cc,
 					int gen)
 {
 	int threads = atomic_read(&c->nr_thread), all = atomic_read(&c->nr_entries);
-	struct kpc_slot *ts = NULL, *ps = NULL;
+	struct kpc_slot *ts = NULL, *ps = NULL, *one;
 	struct kpc_entry *e;
 
 	if (threads) {
@@ -229,28 +224,33 @@ static noinline void kpc_attribute_slow(struct kpc_collector *c, struct kpc_last
 		e = kpc_lookup(c, task_tgid(current), true);
 		ps = e ? e->slot : NULL;
 	}
-	last->task = current;
-	last->c = c;
-	last->gen = gen;
-	last->ts = ts;
-	last->ps = ps;
+	one = ts ?: ps;
+	cc->task = current;
+	cc->gen = gen;
+	cc->ts = ts;
+	cc->ps = ps;
+	if (READ_ONCE(c->slow) || (ts && ps && ts != ps))
+		cc->one = KPC_ONE_SEVERAL;
+	else
+		cc->one = one ? (unsigned long)one->counters : KPC_ONE_NONE;
+	cc->edges = one ? one->edges : NULL;
+	cc->prevp = one ? kpc_prev_cell(one, true) : NULL;
 }
 NOKPROBE_SYMBOL(kpc_attribute_slow);
 
 /*
- * The thread's and the process's slots of current in c (task context), in
- * last->ts and last->ps. The cache is checked first: a hit costs the four
- * loads of the check. It also holds "no slot" (kpc_gen changes with every
- * attach and detach).
+ * The cache of current's slots in c (task context), checked first: a hit
+ * costs the loads of the check. It also holds "no slot" (kpc_gen changes
+ * with every attach and detach, and every fork and exit while attached).
  */
-static __always_inline struct kpc_last_lookup *kpc_attribute(struct kpc_collector *c)
+static __always_inline struct kpc_cpu_cache *kpc_attribute(struct kpc_collector *c)
 {
-	struct kpc_last_lookup *last = this_cpu_ptr(&kpc_last_lookup);
+	struct kpc_cpu_cache *cc = this_cpu_ptr(c->cache);
 	int gen = atomic_read_acquire(&kpc_gen);	/* before the lookups it validates */
 
-	if (unlikely(!kpc_last_valid(last, c, gen)))
-		kpc_attribute_slow(c, last, gen);
-	return last;
+	if (unlikely(!kpc_cache_valid(cc, gen)))
+		kpc_attribute_slow(c, cc, gen);
+	return cc;
 }
 
 /*
@@ -267,14 +267,14 @@ static __always_inline void kpc_hit(struct kpc_probe *p, bool task, struct pt_re
 
 	if (task) {
 		struct pid *traced = READ_ONCE(c->trace_key);
-		struct kpc_last_lookup *last;
+		struct kpc_cpu_cache *cc;
 
 		if (unlikely(traced) && traced == task_pid(current))
 			kpc_trace(c, p);
 		if (atomic_read(&c->nr_entries)) {
-			last = kpc_attribute(c);
-			ts = last->ts;
-			ps = last->ps;
+			cc = kpc_attribute(c);
+			ts = cc->ts;
+			ps = cc->ps;
 		}
 	}
 	gs = READ_ONCE(c->global);
@@ -290,7 +290,10 @@ static __always_inline void kpc_hit(struct kpc_probe *p, bool task, struct pt_re
 		kpc_record_caller(c, p, regs, ret);
 }
 
-/* Every hit kpc_pre_handler does not count itself. */
+/*
+ * The handler of a probe with a callers table, and every hit
+ * kpc_pre_handler does not count itself.
+ */
 static noinline int kpc_pre_handler_full(struct kprobe *kp, struct pt_regs *regs)
 {
 	struct kpc_probe *p = container_of(kp, struct kpc_probe, kp);
@@ -301,48 +304,73 @@ static noinline int kpc_pre_handler_full(struct kprobe *kp, struct pt_regs *regs
 NOKPROBE_SYMBOL(kpc_pre_handler_full);
 
 /*
- * The kprobe handler. The common hit is counted here, with no call and so
- * no stack frame: task context, no trace, no global slot, and nothing
- * attached (nothing counts) or the per-CPU cache naming at most one slot of
- * current, the probe seen before, no callers table (an edge, if edges are
- * on, seen before in the slot). It changes nothing before all of that is
- * known; anything else goes to kpc_pre_handler_full.
+ * The kprobe handler of a probe without a callers table, one per setting
+ * of edges (the collector's, fixed at INIT). The common hit is counted
+ * here, with no call and so no stack frame: task context, and nothing
+ * attached (nothing counts) or the cache naming one slot of current or
+ * none (it names several while c->slow: a trace or a global slot), the
+ * probe seen before, and, with edges, the edge seen before in the slot.
+ * It changes nothing before all of that is known; anything else goes to
+ * kpc_pre_handler_full. Every load here is one the common hit needs.
  */
-int kpc_pre_handler(struct kprobe *kp, struct pt_regs *regs)
+static __always_inline int kpc_pre_handler_fast(struct kprobe *kp, struct pt_regs *regs,
+						bool edges)
 {
 	struct kpc_probe *p = container_of(kp, struct kpc_probe, kp);
 	struct kpc_collector *c = p->c;
-	struct kpc_last_lookup *last;
-	struct kpc_slot *s;
-	u32 cur, *prevp, *count, seen;
+	struct kpc_cpu_cache *cc;
+	u32 *count, seen;
+	unsigned long one;
 
-	if (unlikely(!kpc_probed_in_task(kp)) || READ_ONCE(c->trace_key) || READ_ONCE(c->global))
+	if (unlikely(preempt_count() & (NMI_MASK | HARDIRQ_MASK | SOFTIRQ_OFFSET)) &&
+	    !kpc_probed_in_task(kp))
 		goto full;
-	last = this_cpu_ptr(&kpc_last_lookup);
-	if (!kpc_last_valid(last, c, atomic_read_acquire(&kpc_gen))) {
-		if (!atomic_read(&c->nr_entries))
+	cc = this_cpu_ptr(c->cache);
+	if (unlikely(!kpc_cache_valid(cc, atomic_read_acquire(&kpc_gen)))) {
+		if (!atomic_read(&c->nr_entries) && !READ_ONCE(c->slow))
 			return 0;	/* nothing attached: nothing counts */
 		goto full;
 	}
-	s = last->ts ?: last->ps;
-	if (!s)
-		return 0;	/* current has no slot in c */
-	if ((last->ts && last->ps && last->ts != last->ps) || !READ_ONCE(p->seen) || p->callers)
+	one = cc->one;
+	if (one <= KPC_ONE_SEVERAL) {
+		if (one == KPC_ONE_NONE)
+			return 0;	/* current has no slot in c */
 		goto full;
-	if (c->edge_bits) {
-		count = &s->edges[kpc_edge(c, s, p, true, &prevp, &cur)];
+	}
+	if (unlikely(!READ_ONCE(p->seen)))
+		goto full;
+	if (edges) {
+		count = &cc->edges[kpc_edge(c, p, cc->prevp)];
 		seen = READ_ONCE(*count);
 		if (unlikely(!seen))
 			goto full;
-		WRITE_ONCE(*prevp, cur >> 1);
+		WRITE_ONCE(*cc->prevp, p->edge_next);
 		WRITE_ONCE(*count, seen + 1);
 	}
-	atomic64_inc((atomic64_t *)&s->counters[p->index]);
+	atomic64_inc((atomic64_t *)one + p->index);
 	return 0;
 full:
-	return kpc_pre_handler_full(kp, regs);
+	return kpc_pre_handler_full(kp, NULL);	/* regs serve the callers table only */
+}
+
+static int kpc_pre_handler(struct kprobe *kp, struct pt_regs *regs)
+{
+	return kpc_pre_handler_fast(kp, regs, false);
 }
 NOKPROBE_SYMBOL(kpc_pre_handler);
+
+static int kpc_pre_handler_edges(struct kprobe *kp, struct pt_regs *regs)
+{
+	return kpc_pre_handler_fast(kp, regs, true);
+}
+NOKPROBE_SYMBOL(kpc_pre_handler_edges);
+
+kprobe_pre_handler_t kpc_pre_handler_of(struct kpc_probe *p)
+{
+	if (p->callers)
+		return kpc_pre_handler_full;
+	return p->c->edge_bits ? kpc_pre_handler_edges : kpc_pre_handler;
+}
 
 /*
  * The callback of a collector's ftrace_ops, at the fentry call of a function

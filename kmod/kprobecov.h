@@ -40,10 +40,11 @@ extern atomic_t kpc_total_entries;
 extern atomic_t kpc_tree_entries;
 
 /*
- * Bumped (release) after every link or unlink of an attached pid, and at
- * every task exit while any pid is attached (so a task_struct cannot be
- * reused by another task without it changing): the hot path's per-CPU
- * lookup cache is valid while it is unchanged.
+ * Bumped (release) after every link or unlink of an attached pid, every
+ * change of a collector's slow, and at every fork and task exit while any
+ * pid is attached (so a task_struct cannot be reused by another task
+ * without it changing): the hot path's per-CPU lookup caches are valid
+ * while it is unchanged.
  */
 extern atomic_t kpc_gen;
 void kpc_gen_bump(void);
@@ -59,7 +60,8 @@ struct kpc_caller {
 
 /*
  * One probe. Its state changes only under kpc_mutex; the hot path reads
- * only c, index, callers and the collector's area.
+ * only c, index, edge_cur, edge_next, seen, callers and the collector's
+ * area.
  *   !registered && pending   waiting for its module to load (unloaded: it went)
  *   registered               planted; counts when want_armed
  *   !registered && !pending  failed; error holds -errno
@@ -72,6 +74,8 @@ struct kpc_probe {
 	struct kprobe kp;
 	struct kpc_collector *c;
 	u32 index;
+	u32 edge_cur;		/* edges on: its AFL location, hash_32(index, edge_bits) */
+	u32 edge_next;		/* edge_cur >> 1: the previous location it leaves */
 	u32 group;
 	u32 kind;		/* enum kprobecov_kind */
 	u32 target;		/* index into c->targets */
@@ -104,6 +108,25 @@ struct kpc_slot {
 	struct kprobecov_slot_stats *stats;	/* area */
 	u32 prev[1 << KPC_PREV_BITS];	/* AFL-style previous location per hashed task */
 	u32 prev_irq;
+};
+
+/*
+ * Per collector and CPU, the last attribution lookup in task context: the
+ * slots of task, valid while kpc_gen equals gen (hit.c). one is what the
+ * fast path needs of them: KPC_ONE_NONE (no slot), KPC_ONE_SEVERAL (two
+ * distinct slots, or c->slow: the full path counts), or the counters of
+ * the one slot, whose edge counters (NULL: edges off) and task's
+ * previous-location cell are edges and prevp.
+ */
+#define KPC_ONE_NONE 0UL
+#define KPC_ONE_SEVERAL 1UL
+struct kpc_cpu_cache {
+	struct task_struct *task;
+	int gen;
+	unsigned long one;
+	u32 *edges;
+	u32 *prevp;
+	struct kpc_slot *ts, *ps;
 };
 
 /*
@@ -164,6 +187,7 @@ struct kpc_collector {
 	u64 max_probes;
 	u32 max_slots;
 	u32 edge_bits;
+	u32 edge_mask;			/* (1 << edge_bits) - 1 */
 	u64 trace_entries;
 	u32 max_callers;
 	struct kprobecov_area_header *hdr;
@@ -179,8 +203,15 @@ struct kpc_collector {
 	char (*targets)[KPROBECOV_MODULE_LEN];
 	u32 nr_targets;
 
+	struct kpc_cpu_cache __percpu *cache;	/* allocated at INIT */
+
+	/*
+	 * Change under mutex; slow is global || trace_key, set after them,
+	 * then kpc_gen bumped: the per-CPU caches are refilled knowing it.
+	 */
 	struct kpc_slot *global;	/* READ_ONCE on the hot path */
 	struct pid *trace_key;		/* thread being traced, or NULL */
+	bool slow;			/* the fast path defers to the full one */
 	atomic_t nr_entries;		/* attached pids */
 	atomic_t nr_thread;		/* of which thread keys */
 	atomic_t nr_tree;		/* of which tree-scoped */
@@ -198,7 +229,7 @@ struct kpc_collector {
 };
 
 /* hit.c: the kprobe handler and the ftrace callback. */
-int kpc_pre_handler(struct kprobe *kp, struct pt_regs *regs);
+kprobe_pre_handler_t kpc_pre_handler_of(struct kpc_probe *p);	/* the kprobe handler for p */
 void kpc_ftrace_handler(unsigned long ip, unsigned long parent_ip, struct ftrace_ops *op,
 			struct ftrace_regs *fregs);
 struct kpc_entry *kpc_lookup(struct kpc_collector *c, struct pid *key, bool process);

@@ -12,6 +12,7 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/overflow.h>
+#include <linux/percpu.h>
 #include <linux/poll.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -90,6 +91,7 @@ static int kpc_release(struct inode *inode, struct file *file)
 		kpc_ftrace_free(c);
 		kpc_free_probes(c);
 		kvfree(c->slots);
+		free_percpu(c->cache);
 		vfree(c->area);
 	}
 	kfree(c);
@@ -153,21 +155,25 @@ static int kpc_init(struct kpc_collector *c, struct kprobecov_init *in)
 	c->probes = kvcalloc(in->max_probes, sizeof(*c->probes), GFP_KERNEL);
 	c->slots = kvcalloc(in->max_slots, sizeof(*c->slots), GFP_KERNEL);
 	c->targets = kcalloc(1, sizeof(*c->targets), GFP_KERNEL);
+	c->cache = alloc_percpu(struct kpc_cpu_cache);	/* zeroed: task NULL, never valid */
 	area = vmalloc_user(l.total);	/* zeroed */
-	if (!c->probes || !c->slots || !c->targets || !area) {
+	if (!c->probes || !c->slots || !c->targets || !c->cache || !area) {
 		kvfree(c->probes);
 		kvfree(c->slots);
 		kfree(c->targets);
+		free_percpu(c->cache);
 		vfree(area);
 		c->probes = NULL;
 		c->slots = NULL;
 		c->targets = NULL;
+		c->cache = NULL;
 		return -ENOMEM;
 	}
 
 	c->max_probes = in->max_probes;
 	c->max_slots = in->max_slots;
 	c->edge_bits = in->edge_bits;
+	c->edge_mask = (1U << c->edge_bits) - 1;
 	c->trace_entries = in->trace_entries;
 	c->max_callers = in->flags & KPROBECOV_INIT_CALLERS ? kpc_max_callers : 0;
 	c->area_bytes = l.total;

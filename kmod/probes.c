@@ -177,7 +177,7 @@ static int kpc_register(struct kpc_probe *p, unsigned long addr)
 	int ret;
 
 	memset(&p->kp, 0, sizeof(p->kp));
-	p->kp.pre_handler = kpc_pre_handler;
+	p->kp.pre_handler = kpc_pre_handler_of(p);
 	p->kp.flags = p->want_armed ? 0 : KPROBE_FLAG_DISABLED;
 	if (addr) {
 		p->kp.addr = (kprobe_opcode_t *)addr;
@@ -435,6 +435,10 @@ int kpc_add_probes(struct kpc_collector *c, struct kprobecov_probe *specs, u64 c
 			goto out;
 		}
 		batch[i]->index = c->nr_probes + i;
+		if (c->edge_bits) {
+			batch[i]->edge_cur = hash_32(batch[i]->index, c->edge_bits);
+			batch[i]->edge_next = batch[i]->edge_cur >> 1;
+		}
 	}
 
 	/* Plant per target: gather each target's probes, in batch order. */
