@@ -85,6 +85,12 @@ done
 [[ $mem =~ ^[1-9][0-9]*$ ]] || die "--mem wants megabytes, not '$mem'"
 # Passed on to CMD with the other KPROBECOV_* variables: reports say what they ran under.
 export KPROBECOV_QEMU_ACCEL=${KPROBECOV_QEMU_ACCEL:-tcg-single}
+case $KPROBECOV_QEMU_ACCEL in
+tcg) accel=(-accel 'tcg,thread=multi' -cpu max) ;;
+tcg-single) accel=(-accel 'tcg,thread=single' -cpu max) ;;
+kvm) accel=(-accel kvm -cpu host) ;;
+*) die "KPROBECOV_QEMU_ACCEL must be tcg, tcg-single or kvm" ;;
+esac
 if [ -z "$kernel" ]; then
 	kernel=$KERNEL_IMAGE
 	modules=${modules:-$KERNEL_MODULES}
@@ -214,12 +220,6 @@ rm -f "$out/guest-exit-status" "$out/guest-dmesg.log" "$out/guest-console.log"
 
 # --- QEMU -------------------------------------------------------------------------------
 
-case $KPROBECOV_QEMU_ACCEL in
-tcg) accel=(-accel 'tcg,thread=multi' -cpu max) ;;
-tcg-single) accel=(-accel 'tcg,thread=single' -cpu max) ;;
-kvm) accel=(-accel kvm -cpu host) ;;
-*) die "KPROBECOV_QEMU_ACCEL must be tcg, tcg-single or kvm" ;;
-esac
 stdin=null
 if [ -t 0 ]; then stdin='tty'; fi
 # Host directories the command needs, kept visible if they are under the guest's tmpfs
