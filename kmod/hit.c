@@ -131,16 +131,20 @@ static __always_inline u32 *kpc_prev_cell(struct kpc_slot *s, bool task)
 	return task ? &s->prev[hash_ptr(current, KPC_PREV_BITS)] : &s->prev_irq;
 }
 
-static __always_inline u32 kpc_edge(struct kpc_collector *c, struct kpc_probe *p, u32 *prevp)
+/*
+ * Needs no mask: edge_cur < 1 << edge_bits (a hash of that many bits), and
+ * a previous-location cell holds 0 or some probe's edge_next (edge_cur >> 1).
+ */
+static __always_inline u32 kpc_edge(struct kpc_probe *p, u32 *prevp)
 {
-	return (READ_ONCE(*prevp) ^ p->edge_cur) & c->edge_mask;
+	return READ_ONCE(*prevp) ^ p->edge_cur;
 }
 
 /* Counts the edge to p in slot s; whether it is new to c. */
 static __always_inline bool kpc_count_edge(struct kpc_collector *c, struct kpc_slot *s,
 					   struct kpc_probe *p, bool task)
 {
-	u32 *prevp = kpc_prev_cell(s, task), edge = kpc_edge(c, p, prevp);
+	u32 *prevp = kpc_prev_cell(s, task), edge = kpc_edge(p, prevp);
 	u32 *count = &s->edges[edge];
 	u32 seen = READ_ONCE(*count);
 
@@ -317,7 +321,6 @@ static __always_inline int kpc_pre_handler_fast(struct kprobe *kp, struct pt_reg
 						bool edges)
 {
 	struct kpc_probe *p = container_of(kp, struct kpc_probe, kp);
-	struct kpc_collector *c = p->c;
 	struct kpc_cpu_cache *cc;
 	u32 *count, seen;
 	unsigned long one;
@@ -325,8 +328,10 @@ static __always_inline int kpc_pre_handler_fast(struct kprobe *kp, struct pt_reg
 	if (unlikely(preempt_count() & (NMI_MASK | HARDIRQ_MASK | SOFTIRQ_OFFSET)) &&
 	    !kpc_probed_in_task(kp))
 		goto full;
-	cc = this_cpu_ptr(c->cache);
+	cc = this_cpu_ptr(p->cache);
 	if (unlikely(!kpc_cache_valid(cc, atomic_read_acquire(&kpc_gen)))) {
+		struct kpc_collector *c = p->c;
+
 		if (!atomic_read(&c->nr_entries) && !READ_ONCE(c->slow))
 			return 0;	/* nothing attached: nothing counts */
 		goto full;
@@ -340,7 +345,7 @@ static __always_inline int kpc_pre_handler_fast(struct kprobe *kp, struct pt_reg
 	if (unlikely(!READ_ONCE(p->seen)))
 		goto full;
 	if (edges) {
-		count = &cc->edges[kpc_edge(c, p, cc->prevp)];
+		count = &cc->edges[kpc_edge(p, cc->prevp)];
 		seen = READ_ONCE(*count);
 		if (unlikely(!seen))
 			goto full;

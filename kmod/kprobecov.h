@@ -60,8 +60,8 @@ struct kpc_caller {
 
 /*
  * One probe. Its state changes only under kpc_mutex; the hot path reads
- * only c, index, edge_cur, edge_next, seen, callers and the collector's
- * area.
+ * only c, cache, index, edge_cur, edge_next, seen, callers and the
+ * collector's area.
  *   !registered && pending   waiting for its module to load (unloaded: it went)
  *   registered               planted; counts when want_armed
  *   !registered && !pending  failed; error holds -errno
@@ -73,6 +73,7 @@ struct kpc_caller {
 struct kpc_probe {
 	struct kprobe kp;
 	struct kpc_collector *c;
+	struct kpc_cpu_cache __percpu *cache;	/* c->cache: the fast path loads no c */
 	u32 index;
 	u32 edge_cur;		/* edges on: its AFL location, hash_32(index, edge_bits) */
 	u32 edge_next;		/* edge_cur >> 1: the previous location it leaves */
@@ -187,7 +188,6 @@ struct kpc_collector {
 	u64 max_probes;
 	u32 max_slots;
 	u32 edge_bits;
-	u32 edge_mask;			/* (1 << edge_bits) - 1 */
 	u64 trace_entries;
 	u32 max_callers;
 	struct kprobecov_area_header *hdr;

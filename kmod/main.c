@@ -173,7 +173,6 @@ static int kpc_init(struct kpc_collector *c, struct kprobecov_init *in)
 	c->max_probes = in->max_probes;
 	c->max_slots = in->max_slots;
 	c->edge_bits = in->edge_bits;
-	c->edge_mask = (1U << c->edge_bits) - 1;
 	c->trace_entries = in->trace_entries;
 	c->max_callers = in->flags & KPROBECOV_INIT_CALLERS ? kpc_max_callers : 0;
 	c->area_bytes = l.total;

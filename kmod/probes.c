@@ -389,6 +389,7 @@ static struct kpc_probe *kpc_new_probe(struct kpc_collector *c, const struct kpr
 		return NULL;
 	}
 	p->c = c;
+	p->cache = c->cache;
 	p->kind = s->kind;
 	p->group = s->group;
 	p->offset = s->offset;
