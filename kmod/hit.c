@@ -123,32 +123,38 @@ NOKPROBE_SYMBOL(kpc_first_edge);
 /*
  * The AFL-style edge from the previous location this task (or interrupt
  * context) left in slot s to p: the cell holding that location, *prevp,
- * becomes p->edge_next once the edge is counted. The kprobe fast path
- * computes the same index from its cache.
+ * becomes kpc_edge_next(cur) once the edge is counted, cur being
+ * p->edge_cur. The kprobe fast path computes the same index from its cache.
  */
 static __always_inline u32 *kpc_prev_cell(struct kpc_slot *s, bool task)
 {
 	return task ? &s->prev[hash_ptr(current, KPC_PREV_BITS)] : &s->prev_irq;
 }
 
-/*
- * Needs no mask: edge_cur < 1 << edge_bits (a hash of that many bits), and
- * a previous-location cell holds 0 or some probe's edge_next (edge_cur >> 1).
- */
-static __always_inline u32 kpc_edge(struct kpc_probe *p, u32 *prevp)
+/* The previous location a probe leaves: AFL's shift keeps A->B apart from B->A. */
+static __always_inline u32 kpc_edge_next(u32 cur)
 {
-	return READ_ONCE(*prevp) ^ p->edge_cur;
+	return cur >> 1;
+}
+
+/*
+ * Needs no mask: cur = p->edge_cur < 1 << edge_bits (a hash of that many
+ * bits), and a previous-location cell holds 0 or some kpc_edge_next().
+ */
+static __always_inline u32 kpc_edge(u32 cur, u32 *prevp)
+{
+	return READ_ONCE(*prevp) ^ cur;
 }
 
 /* Counts the edge to p in slot s; whether it is new to c. */
 static __always_inline bool kpc_count_edge(struct kpc_collector *c, struct kpc_slot *s,
 					   struct kpc_probe *p, bool task)
 {
-	u32 *prevp = kpc_prev_cell(s, task), edge = kpc_edge(p, prevp);
+	u32 *prevp = kpc_prev_cell(s, task), cur = p->edge_cur, edge = kpc_edge(cur, prevp);
 	u32 *count = &s->edges[edge];
 	u32 seen = READ_ONCE(*count);
 
-	WRITE_ONCE(*prevp, p->edge_next);
+	WRITE_ONCE(*prevp, kpc_edge_next(cur));
 	if (likely(seen)) {
 		WRITE_ONCE(*count, seen + 1);
 		return false;
@@ -345,11 +351,13 @@ static __always_inline int kpc_pre_handler_fast(struct kprobe *kp, struct pt_reg
 	if (unlikely(!READ_ONCE(p->seen)))
 		goto full;
 	if (edges) {
-		count = &cc->edges[kpc_edge(p, cc->prevp)];
+		u32 cur = p->edge_cur, *prevp = cc->prevp;
+
+		count = &cc->edges[kpc_edge(cur, prevp)];
 		seen = READ_ONCE(*count);
 		if (unlikely(!seen))
 			goto full;
-		WRITE_ONCE(*cc->prevp, p->edge_next);
+		WRITE_ONCE(*prevp, kpc_edge_next(cur));
 		WRITE_ONCE(*count, seen + 1);
 	}
 	atomic64_inc((atomic64_t *)one + p->index);

@@ -60,8 +60,7 @@ struct kpc_caller {
 
 /*
  * One probe. Its state changes only under kpc_mutex; the hot path reads
- * only c, cache, index, edge_cur, edge_next, seen, callers and the
- * collector's area.
+ * only c, cache, index, edge_cur, seen, callers and the collector's area.
  *   !registered && pending   waiting for its module to load (unloaded: it went)
  *   registered               planted; counts when want_armed
  *   !registered && !pending  failed; error holds -errno
@@ -76,7 +75,6 @@ struct kpc_probe {
 	struct kpc_cpu_cache __percpu *cache;	/* c->cache: the fast path loads no c */
 	u32 index;
 	u32 edge_cur;		/* edges on: its AFL location, hash_32(index, edge_bits) */
-	u32 edge_next;		/* edge_cur >> 1: the previous location it leaves */
 	u32 group;
 	u32 kind;		/* enum kprobecov_kind */
 	u32 target;		/* index into c->targets */

@@ -436,10 +436,8 @@ int kpc_add_probes(struct kpc_collector *c, struct kprobecov_probe *specs, u64 c
 			goto out;
 		}
 		batch[i]->index = c->nr_probes + i;
-		if (c->edge_bits) {
+		if (c->edge_bits)
 			batch[i]->edge_cur = hash_32(batch[i]->index, c->edge_bits);
-			batch[i]->edge_next = batch[i]->edge_cur >> 1;
-		}
 	}
 
 	/* Plant per target: gather each target's probes, in batch order. */
