@@ -500,4 +500,6 @@ static void __exit kpc_module_exit(void)
 module_init(kpc_module_init);
 module_exit(kpc_module_exit);
 MODULE_LICENSE("GPL");
+/* kprobecov's version, set with scripts/version.ts with every package's. */
+MODULE_VERSION("0.1.0");
 MODULE_DESCRIPTION("Kernel code coverage for user-space test suites, with kprobes");

@@ -48,6 +48,12 @@ export type KprobecovErrorCode =
   | 'ENOKCOV_KERNEL'
   /** A module has no KCOV instrumentation (no __sanitizer_cov_trace_pc calls). */
   | 'ENOKCOV'
+  /** The sources of kprobecov.ko (@kprobecov/kmod) are missing. */
+  | 'ENOKMODSRC'
+  /** kprobecov.ko cannot be built: no kernel headers, no make or compiler, a compile error. */
+  | 'EKMODBUILD'
+  /** The kernel refused to load kprobecov.ko, or it cannot be unloaded. */
+  | 'EKMODLOAD'
 
 export class KprobecovError extends Error {
   override name = 'KprobecovError'

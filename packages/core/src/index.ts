@@ -1,5 +1,4 @@
-/** The package version; kept equal to "version" in package.json. */
-export const version = '0.0.0';
+export { version } from './version.ts'
 
 // Probe planning, coverage maps, lcov and reports.
 export type {

@@ -65,7 +65,7 @@ test('doctor: a kernel without kprobes and modules, nothing loaded: each problem
   assert.equal(r.stdout, [
     `✗ kernel ${RELEASE} has no kprobes (CONFIG_KPROBES is not set): use a kernel built with CONFIG_KPROBES=y, as distribution kernels are`,
     `✗ kernel ${RELEASE} cannot load modules (no ${system.proc}/modules: CONFIG_MODULES is not set): use a kernel with module support`,
-    '✗ kprobecov.ko is not loaded: build and load it: make -C kmod && sudo insmod kmod/kprobecov.ko (see README)',
+    '✗ kprobecov.ko is not loaded: build and load it: sudo npx kprobecov module load',
     `✓ libkprobecov.so: ${lib}`,
     `✗ ${dev} is missing: it appears when kprobecov.ko is loaded (see above)`,
     '4 problems: fix the ✗ lines above',
@@ -84,7 +84,7 @@ test('doctor: kprobes switched off, module loading off, signed modules only', as
     system: fake({ 'proc/modules': '', 'proc/kallsyms': KALLSYMS, 'sys/module/module/parameters/sig_enforce': 'Y\n' }),
   })
   assert.match(signed.stdout, /^✓ kprobes: available \(kernel 6\.1\.0-fake\)$/m)
-  assert.match(signed.stdout, /^✗ the kernel loads only signed modules \(module\.sig_enforce=1\): sign kprobecov\.ko with your MOK key \(see README\), or use a test machine without Secure Boot$/m)
+  assert.match(signed.stdout, /^✗ the kernel loads only signed modules \(module\.sig_enforce=1\): sign kprobecov\.ko with your Machine Owner Key \(see the README.s "Secure Boot"\), or use a test machine without Secure Boot$/m)
   const lockdown = await cli(['doctor', '--device', missingDevice()], {
     system: fake({ 'proc/modules': '', 'proc/kallsyms': KALLSYMS, 'sys/kernel/security/lockdown': 'none [integrity] confidentiality\n' }),
   })
@@ -168,7 +168,7 @@ test('run: the failures a user can cause before anything is planted, one line ea
     `no module kpc_gone is installed for kernel ${RELEASE}: give its .ko: --module kpc_gone=PATH.ko`)
   // kprobecov not loaded: the device is missing, and the fix is to load it.
   await expect(run(fake({ 'proc/modules': '', 'proc/kallsyms': KALLSYMS }), '-m', `kpc_fixture=${ko}`, '--', 'true'),
-    `${missingDevice()} is missing: load the module: sudo insmod kmod/kprobecov.ko (see README)`)
+    `${missingDevice()} is missing: load the module: sudo npx kprobecov module load`)
   // A kernel without kprobes.
   await expect(run(fake({ 'proc/kallsyms': 'ffffffff81000000 T _stext\n' }), '-m', `kpc_fixture=${ko}`, '--', 'true'),
     'this kernel has no kprobes (register_kprobe is not in /proc/kallsyms: CONFIG_KPROBES is not set): kprobecov needs a kernel built with CONFIG_KPROBES=y')

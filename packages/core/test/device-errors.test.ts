@@ -70,14 +70,14 @@ test('a missing device names the fix: load the module', () => {
     () => Collector.open(join(tmp, 'no-such-device'), { sys, proc }),
     (e: unknown) => {
       errorWith('ENODEV')(e)
-      assert.equal((e as Error).message, `${join(tmp, 'no-such-device')} is missing: load the module: sudo insmod kmod/kprobecov.ko (see README)`)
+      assert.equal((e as Error).message, `${join(tmp, 'no-such-device')} is missing: load the module: sudo npx kprobecov module load`)
       assert.equal((e as KprobecovError).errno, 2)
       return true
     },
   )
   assert.equal(
     deviceOpenError(-2, '/dev/kprobecov', { sys, proc }).message,
-    '/dev/kprobecov is missing: load the module: sudo insmod kmod/kprobecov.ko (see README)',
+    '/dev/kprobecov is missing: load the module: sudo npx kprobecov module load',
   )
 })
 

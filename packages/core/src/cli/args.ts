@@ -15,7 +15,7 @@ export class UsageError extends Error {
   override name = 'UsageError'
 }
 
-export const COMMANDS = ['run', 'report', 'merge', 'status', 'unhit', 'callers', 'paths', 'trace', 'cmp', 'watch', 'doctor'] as const
+export const COMMANDS = ['run', 'report', 'merge', 'status', 'unhit', 'callers', 'paths', 'trace', 'cmp', 'watch', 'doctor', 'module'] as const
 export type CommandName = (typeof COMMANDS)[number]
 
 /** istanbul-reports' reporters. */
@@ -256,6 +256,42 @@ and how often it was made. Exits with the command's status. Example:
   -g, --granularity KIND       for that count: function, line or branch (default branch)
       --device PATH            the kprobecov device (default ${DEFAULT_DEVICE})`,
     positionals: [0, 0],
+    after: 'no',
+  },
+  module: {
+    summary: 'build kprobecov.ko for a kernel (cached), load, unload, show it, install it into DKMS',
+    usage: 'kprobecov module build|load|unload|status|dkms [options]',
+    options: {
+      kdir: { type: 'string' },
+      rebuild: { type: 'boolean' },
+      reload: { type: 'boolean' },
+      param: { type: 'string', short: 'p', multiple: true },
+      group: { type: 'string' },
+      device: LIVE.device,
+    },
+    help: `
+      --kdir DIR               the kernel build tree to build against (default
+                               /lib/modules/$(uname -r)/build, from the kernel's headers package)
+      --rebuild                build again although the cache has this build
+  -p, --param NAME=VALUE       load: a module parameter (repeatable), e.g. --param
+                               max_probes=262144; see modinfo kprobecov
+      --group GROUP            load: give ${DEFAULT_DEVICE} to GROUP, read-write for it
+                               (dev_mode=0660 unless --param dev_mode is given): its members can
+                               run tests without root
+      --reload                 load: unload a kprobecov.ko that is loaded already first (another
+                               version, or to change parameters)
+      --device PATH            status: the device (default ${DEFAULT_DEVICE})`,
+    notes: `  build   builds kprobecov.ko from the sources of @kprobecov/kmod against the kernel's headers,
+          once per kernel release and source (cache: $KPROBECOV_CACHE, else ~/.cache/kprobecov)
+  load    build (if needed), then insmod with the parameters; checks that the module speaks
+          this version's ABI (root)
+  unload  rmmod kprobecov (root)
+  status  the loaded module: version, parameters, device, ABI; the cached build for this kernel
+  dkms    installs the sources into DKMS (/usr/src/kprobecov-<version>), builds and installs the
+          module for the running kernel; DKMS rebuilds it for every new kernel (root)
+Example:
+  sudo npx kprobecov module load --group kerneldev`,
+    positionals: [1, 1],
     after: 'no',
   },
 }
@@ -660,5 +696,39 @@ export function doctorOptions(p: Parsed, cwd: string): DoctorOptions {
     modules: moduleSpecs(p, cwd),
     device: str(p, 'device') ?? DEFAULT_DEVICE,
     granularity: oneOf(p, 'granularity', GRANULARITIES, 'branch'),
+  }
+}
+
+export const MODULE_ACTIONS = ['build', 'load', 'unload', 'status', 'dkms'] as const
+export type ModuleAction = (typeof MODULE_ACTIONS)[number]
+
+export interface ModuleOptions {
+  action: ModuleAction
+  kdir: string | undefined
+  rebuild: boolean
+  reload: boolean
+  params: string[]
+  group: string | undefined
+  device: string
+}
+
+export function moduleOptions(p: Parsed, cwd: string): ModuleOptions {
+  const action = p.positionals[0] ?? ''
+  if (!(MODULE_ACTIONS as readonly string[]).includes(action)) {
+    throw usage(p, `unknown action '${action}': use one of ${MODULE_ACTIONS.join(', ')}`)
+  }
+  const params = list(p, 'param')
+  for (const param of params) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*=\S*$/.test(param)) throw usage(p, `--param wants NAME=VALUE, e.g. --param dev_mode=0660, not '${param}'`)
+  }
+  const kdir = str(p, 'kdir')
+  return {
+    action: action as ModuleAction,
+    kdir: kdir === undefined ? undefined : resolveIn(cwd, kdir),
+    rebuild: flag(p, 'rebuild'),
+    reload: flag(p, 'reload'),
+    params,
+    group: str(p, 'group'),
+    device: str(p, 'device') ?? DEFAULT_DEVICE,
   }
 }

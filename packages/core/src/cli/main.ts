@@ -5,12 +5,13 @@
  * own status passes through). No stack traces, but with KPROBECOV_DEBUG=1.
  */
 import { KprobecovError } from '../errors.ts'
-import { version } from '../index.ts'
+import { version } from '../version.ts'
 import { parseCommandLine, UsageError, type CommandName, type Parsed } from './args.ts'
 import { callers } from './commands/callers.ts'
 import { cmp } from './commands/cmp.ts'
 import { doctor } from './commands/doctor.ts'
 import { merge } from './commands/merge.ts'
+import { module } from './commands/module.ts'
 import { paths } from './commands/paths.ts'
 import { report } from './commands/report.ts'
 import { run } from './commands/run.ts'
@@ -21,7 +22,7 @@ import { watch } from './commands/watch.ts'
 import { processIO, type CliIO } from './io.ts'
 
 const COMMAND: Record<CommandName, (parsed: Parsed, io: CliIO) => number | Promise<number>> = {
-  run, report, merge, status, unhit, callers, paths, trace, cmp, watch, doctor,
+  run, report, merge, status, unhit, callers, paths, trace, cmp, watch, doctor, module,
 }
 
 /** Runs the CLI; resolves with the exit status (the bin sets process.exitCode). */

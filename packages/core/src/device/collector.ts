@@ -40,6 +40,7 @@ import {
   VERSION_SIZE,
 } from '../native/abi.ts'
 import * as native from '../native/lib.ts'
+import { version } from '../version.ts'
 import { kprobesState, moduleLoaded, type SystemPaths } from './system.ts'
 
 export { ProbeState } from '../native/abi.ts'
@@ -226,7 +227,7 @@ export function deviceOpenError(errno: number, path: string, paths: SystemPaths 
     }
     return new KprobecovError(
       'ENODEV',
-      `${path} is missing: load the module: sudo insmod kmod/kprobecov.ko (see README)`,
+      `${path} is missing: load the module: sudo npx kprobecov module load`,
       options,
     )
   }
@@ -238,6 +239,16 @@ export function deviceOpenError(errno: number, path: string, paths: SystemPaths 
     )
   }
   return errnoError(errno, `cannot open ${path}: ${errnoMessage(errno)}`)
+}
+
+/**
+ * The loaded module and this package speak different ABIs: the message says
+ * which side is older, hence which one to update.
+ */
+export function abiMismatch(moduleAbi: number): KprobecovError {
+  return new KprobecovError('EABI', moduleAbi < ABI_VERSION
+    ? `the loaded kprobecov.ko is older (ABI ${moduleAbi}) than @kprobecov/core ${version} (ABI ${ABI_VERSION}): replace it with this version's: sudo npx kprobecov module load --reload`
+    : `the loaded kprobecov.ko is newer (ABI ${moduleAbi}) than @kprobecov/core ${version} (ABI ${ABI_VERSION}): update the @kprobecov packages to the module's version (modinfo -F version kprobecov), or load this version's module: sudo npx kprobecov module load --reload`)
 }
 
 /** What share() tells the processes it starts. */
@@ -308,10 +319,7 @@ export class Collector {
     }
     if (limits.abi !== ABI_VERSION) {
       native.kpcDevClose(fd)
-      throw new KprobecovError(
-        'EABI',
-        `the loaded kprobecov.ko speaks ABI ${limits.abi}, this @kprobecov/core speaks ${ABI_VERSION}: load the kprobecov.ko of the same kprobecov version`,
-      )
+      throw abiMismatch(limits.abi)
     }
     let enabled: string | undefined
     try {

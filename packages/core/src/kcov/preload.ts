@@ -18,7 +18,7 @@ const MAGIC = 0x32564f434b43504bn // "KPCKCOV2"
 export function locatePreload(env: NodeJS.ProcessEnv = process.env): string {
   const file = path.join(path.dirname(locateNativeLibrary(env)), PRELOAD_NAME)
   if (!existsSync(file)) {
-    throw new KprobecovError('ENOLIB', `${file} is missing: build it with \`make -C native\` in the kprobecov repository`)
+    throw new KprobecovError('ENOLIB', `${file} is missing: reinstall @kprobecov/core (in a checkout of kprobecov: make -C native)`)
   }
   return file
 }

@@ -157,7 +157,7 @@ function loadError(errno: number, path: string, debugFile: string | undefined, d
 }
 
 function protocolError(what: string): KprobecovError {
-  return new KprobecovError('EABI', `the debug-info blob from libkprobecov.so is malformed (${what}): rebuild it with \`make -C native\``)
+  return new KprobecovError('EABI', `the debug-info blob from libkprobecov.so is malformed (${what}): install @kprobecov/core and its native package at one version (in a checkout of kprobecov: make -C native)`)
 }
 
 interface Table {

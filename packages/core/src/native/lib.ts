@@ -9,48 +9,78 @@
  * arguments and arrays -> a Uint8Array the C side writes into in place;
  * strings -> string.
  *
- * The library is found once, on first use: $KPROBECOV_NATIVE_LIB, else
- * build/native/libkprobecov.so in the nearest directory above this file
- * that has one (the repository root, for a checkout).
+ * The library is found once, on first use: $KPROBECOV_NATIVE_LIB, else, in
+ * a checkout of kprobecov (this file not inside node_modules),
+ * build/native/libkprobecov.so in the nearest directory above this file that
+ * has one, else the platform package @kprobecov/native-<platform>.
  */
 import { existsSync } from 'node:fs'
-import { dirname, join, resolve } from 'node:path'
+import { createRequire } from 'node:module'
+import { dirname, join, resolve, sep } from 'node:path'
 import { DataType, load, open } from 'ffi-rs'
 import { KprobecovError } from '../errors.ts'
 
 const LIB = 'libkprobecov'
 const LIBC = 'libkprobecov:libc'
-const BUILD_HINT = 'build it with `make -C native` in the kprobecov repository'
+const LIB_FILE = 'libkprobecov.so'
+/** The platforms a package @kprobecov/native-<platform> exists for. */
+export const NATIVE_PLATFORMS: readonly string[] = ['linux-x64-gnu']
+
+/** This machine's platform as the native packages name it: linux-x64-gnu, linux-arm64-musl, ... */
+export function nativePlatform(): string {
+  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header
+  const libc = process.platform !== 'linux' ? '' : header?.glibcVersionRuntime ? '-gnu' : '-musl'
+  return `${process.platform}-${process.arch}${libc}`
+}
+
+/** The directory of the installed platform package, or undefined. */
+function platformPackageDir(platform: string, from: string): string | undefined {
+  try {
+    return dirname(createRequire(join(from, 'noop.js')).resolve(`@kprobecov/native-${platform}/package.json`))
+  } catch {
+    return undefined
+  }
+}
 
 /**
- * Where libkprobecov.so is: `env.KPROBECOV_NATIVE_LIB` if set (it must
- * exist), else `<dir>/build/native/libkprobecov.so` for the nearest `dir` at
- * or above `from`. Throws KprobecovError 'ENOLIB' naming the fix.
+ * Where libkprobecov.so is (see the top of this file). `from` is the
+ * directory to search from (this file's). Throws KprobecovError 'ENOLIB'
+ * naming the fix.
  */
 export function locateNativeLibrary(
   env: NodeJS.ProcessEnv = process.env,
   from: string = import.meta.dirname,
+  platform: string = nativePlatform(),
 ): string {
   const fromEnv = env.KPROBECOV_NATIVE_LIB
   if (fromEnv !== undefined && fromEnv !== '') {
     const path = resolve(fromEnv)
     if (!existsSync(path)) {
-      throw new KprobecovError(
-        'ENOLIB',
-        `KPROBECOV_NATIVE_LIB=${fromEnv} does not exist: ${BUILD_HINT}, or unset KPROBECOV_NATIVE_LIB`,
-      )
+      throw new KprobecovError('ENOLIB', `KPROBECOV_NATIVE_LIB=${fromEnv} does not exist: unset it to use the library of @kprobecov/native-${platform}`)
     }
     return path
   }
-  for (let dir = resolve(from); ; dir = dirname(dir)) {
-    const path = join(dir, 'build', 'native', 'libkprobecov.so')
-    if (existsSync(path)) return path
-    if (dirname(dir) === dir) break
+  const start = resolve(from)
+  if (!start.split(sep).includes('node_modules')) {
+    for (let dir = start; ; dir = dirname(dir)) {
+      const path = join(dir, 'build', 'native', LIB_FILE)
+      if (existsSync(path)) return path
+      if (dirname(dir) === dir) break
+    }
   }
-  throw new KprobecovError(
-    'ENOLIB',
-    `libkprobecov.so was not found in build/native/ above ${resolve(from)}: ${BUILD_HINT} (or set KPROBECOV_NATIVE_LIB to its path)`,
-  )
+  const pkg = `@kprobecov/native-${platform}`
+  if (!NATIVE_PLATFORMS.includes(platform)) {
+    throw new KprobecovError('ENOLIB', `kprobecov has no native library for ${platform} (it has for ${NATIVE_PLATFORMS.join(', ')}): use one of those machines`)
+  }
+  const dir = platformPackageDir(platform, start)
+  if (dir === undefined) {
+    throw new KprobecovError('ENOLIB', `${pkg} is not installed (it is an optional dependency of @kprobecov/core): install again without --omit=optional / --no-optional, or add ${pkg} to your devDependencies`)
+  }
+  const path = join(dir, LIB_FILE)
+  if (!existsSync(path)) {
+    throw new KprobecovError('ENOLIB', `${pkg} in ${dir} holds no ${LIB_FILE}: reinstall it (in a checkout of kprobecov: make -C native)`)
+  }
+  return path
 }
 
 let libraryPath: string | undefined
@@ -64,7 +94,7 @@ export function openNativeLibrary(): string {
     open({ library: LIBC, path: '' })
   } catch (cause) {
     const why = cause instanceof Error ? cause.message : String(cause)
-    throw new KprobecovError('ENOLIB', `cannot load ${path} (${why.split('\n')[0]}): rebuild it with \`make -C native\``, {
+    throw new KprobecovError('ENOLIB', `cannot load ${path} (${why.split('\n')[0]}): reinstall @kprobecov/core (in a checkout of kprobecov: make -C native)`, {
       cause,
     })
   }

@@ -59,11 +59,11 @@ export function doctor(parsed: Parsed, io: CliIO): number {
   if (!kprobecovLoaded) {
     const lockdown = /\[(integrity|confidentiality)\]/.exec(read(path.join(sys, 'kernel/security/lockdown')) ?? '')?.[1]
     if (read(path.join(sys, 'module/module/parameters/sig_enforce')) === 'Y' || lockdown !== undefined) {
-      bad(`the kernel loads only signed modules (${lockdown ? `lockdown=${lockdown}` : 'module.sig_enforce=1'}): sign kprobecov.ko with your MOK key (see README), or use a test machine without Secure Boot`)
+      bad(`the kernel loads only signed modules (${lockdown ? `lockdown=${lockdown}` : 'module.sig_enforce=1'}): sign kprobecov.ko with your Machine Owner Key (see the README's "Secure Boot"), or use a test machine without Secure Boot`)
     }
   }
   if (kprobecovLoaded) ok('kprobecov.ko: loaded')
-  else bad('kprobecov.ko is not loaded: build and load it: make -C kmod && sudo insmod kmod/kprobecov.ko (see README)')
+  else bad('kprobecov.ko is not loaded: build and load it: sudo npx kprobecov module load')
 
   let library = false
   try {
