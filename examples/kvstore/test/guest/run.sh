@@ -77,7 +77,7 @@ rmmod kvstore 2>/dev/null
 rmmod kprobecov
 vitest no-device
 check "vitest: no device: exit 1" rc_is no-device 1
-check "vitest: no device: the line naming the fix" has no-device 'kprobecov: /dev/kprobecov is missing: load the module: sudo insmod kmod/kprobecov.ko (see README)'
+check "vitest: no device: the line naming the fix" has no-device 'kprobecov: /dev/kprobecov is missing: load the module: sudo npx kprobecov module load'
 check "vitest: no device: no test ran" has_not no-device 'Test Files'
 insmod "$kprobecov_ko" || exit 1
 vitest not-loaded
