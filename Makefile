@@ -7,7 +7,9 @@
 #   make debug-kernel  build (once; cached) the debug kernel, write build/debug-kernel.env
 #   make build-debug   the modules of `make build` again, against the debug kernel, in
 #                   build/debug/ (build/debug/kmod/kprobecov.ko, build/debug/kmod/tests/target/,
-#                   build/debug/bench/, build/debug/examples/kvstore/driver/kvstore.ko), and
+#                   build/debug/bench/, build/debug/examples/kvstore/driver/kvstore.ko, the
+#                   fidelity corpus as a user builds it and with gcov's instrumentation in
+#                   build/debug/test/fidelity/corpus{,-gcov}/), and
 #                   the debug kernel's source files that tests read, in build/debug/kernel-src/
 #   make typecheck  TypeScript of every package
 #   make test       setup, build, build-debug, host checks, one guest boot of the stock kernel
@@ -31,7 +33,7 @@ HOST_SUITES := typecheck native core
 GUEST_SUITES := core-guest core-guest-cli frontends
 # The debug guest's suites (kmod/tests/run-in-debug-guest.sh), named debug-<suite>.
 DEBUG_SUITES := $(addprefix debug-,abi_test probes_test module_test attach_test events_test \
-	stress_test ftrace_test kmod-unload vmlinux kcov)
+	stress_test ftrace_test kmod-unload vmlinux kcov fidelity)
 GUEST_TIMEOUT ?= 1800
 DEBUG_GUEST_TIMEOUT ?= 2400
 BENCH_TIMEOUT ?= 3000
@@ -63,18 +65,22 @@ debug-kernel: setup
 # copied to build/debug/ (mtimes kept, so unchanged files are not rebuilt) and built there.
 # Their debug info names the sources in the tree (-ffile-prefix-map), so that reports of
 # the debug builds show the same paths as those of the stock ones.
-DEBUG_SOURCES := kmod bench examples/kvstore/driver
+DEBUG_SOURCES := kmod bench examples/kvstore/driver test/fidelity/corpus
 # Files of the debug kernel's own tree that tests read (built-in code measured against its
 # source), from the tarball it was built from (linux-source-<major>.<minor>).
 DEBUG_KERNEL_FILES := kernel/sys.c
 build-debug: build debug-kernel
 	@find $(DEBUG_SOURCES) -type f \( -name '*.[ch]' -o -name Makefile -o -name Kbuild -o -name '*.sh' \) \
 		! -name '*.mod.c' ! -name 'kpc_sites_[0-9]*.c' | cpio --quiet -pdm build/debug
+	@mkdir -p build/debug/test/fidelity/corpus-gcov && \
+		cp -p test/fidelity/corpus/*.[ch] test/fidelity/corpus/Kbuild build/debug/test/fidelity/corpus-gcov/
 	@$(DEBUG_ENV) set -- KDIR="$$DEBUG_KDIR" KCFLAGS=-ffile-prefix-map=$(CURDIR)/build/debug/=$(CURDIR)/ && \
 	$(MAKE) -C build/debug/kmod "$$@" && \
 	$(MAKE) -C build/debug/kmod/tests/target "$$@" && \
 	$(MAKE) -C build/debug/bench "$$@" && \
-	$(MAKE) -C build/debug/examples/kvstore/driver "$$@"
+	$(MAKE) -C build/debug/examples/kvstore/driver "$$@" && \
+	$(MAKE) -C "$$DEBUG_KDIR" M=$(CURDIR)/build/debug/test/fidelity/corpus "$$@" modules && \
+	$(MAKE) -C "$$DEBUG_KDIR" M=$(CURDIR)/build/debug/test/fidelity/corpus-gcov "$$@" GCOV=1 modules
 	@$(DEBUG_ENV) v=$${DEBUG_KVER%%-*}; tarball=/usr/src/linux-source-$${v%.*}.tar.xz; \
 	stamp=build/debug/kernel-src/.from-$$(basename "$$tarball"); \
 	if [ ! -f "$$stamp" ] || [ "$$tarball" -nt "$$stamp" ]; then \

@@ -14,7 +14,8 @@
 #   2. built-in code: packages/core/test/debug-guest/*.test.ts against the debug kernel's
 #      own vmlinux ($KPROBECOV_DEBUG_VMLINUX, with DWARF) and its sources
 #      ($KPROBECOV_KERNEL_SRC: the files of the kernel's tree the tests read) -> vmlinux;
-#   3. the KCOV backend: packages/core/test/kcov/run-in-guest.sh -> kcov.
+#   3. the KCOV backend: packages/core/test/kcov/run-in-guest.sh -> kcov;
+#   4. the fidelity corpus against gcov, both backends: test/fidelity/run-in-guest.sh -> fidelity.
 # Every suite runs whatever the others did. guest-run.sh fails the run on a kernel warning,
 # lockdep or KASAN report in the guest's log; each suite also counts one in its own window.
 # Exits 1 if a suite's result counts a failure, 2 on bad usage or when this is not the
@@ -56,6 +57,9 @@ fi
 
 echo "# ==== KCOV backend"
 "$root/packages/core/test/kcov/run-in-guest.sh" "$results"
+
+echo "# ==== fidelity against gcov"
+"$root/test/fidelity/run-in-guest.sh" "$results"
 
 for f in "$results"/*.result; do
 	grep -qx 'passed [0-9]* failed 0' "$f" || { echo "run-in-debug-guest: failures in $f" >&2; status=1; }

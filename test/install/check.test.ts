@@ -30,6 +30,14 @@ test('every tarball ships its licence and README, and no sources, tests, maps or
   }
 })
 
+test('pnpm publish --dry-run -r is clean: the five packages, nothing else, no error', () => {
+  const out = read('logs/publish-dry-run.log')
+  assert.equal(read('logs/publish-dry-run.rc').trim(), '0', out)
+  assert.deepEqual([...out.matchAll(/Skip publishing (@kprobecov\/[\w-]+)@/g)].map((m) => m[1]).sort(),
+    ['@kprobecov/core', '@kprobecov/jest', '@kprobecov/kmod', '@kprobecov/native-linux-x64-gnu', '@kprobecov/vitest'])
+  assert.doesNotMatch(out, /ERR_|error/i)
+})
+
 const nativeDir = () => join(work, 'npm/node_modules/@kprobecov/native-linux-x64-gnu')
 const dynamic = (file: string) => execFileSync('readelf', ['-d', '-W', file], { encoding: 'utf8' })
 const needed = (file: string) => [...dynamic(file).matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]).sort()

@@ -29,6 +29,9 @@ export PATH="$node24:$PATH"
 
 step "pack"
 "$ROOT/scripts/pack.sh" "$work/packs" >"$logs/pack.log" 2>&1 || { cat "$logs/pack.log"; fail "packing failed"; }
+# What publishing would do, without the git checks (a work tree with changes may run this).
+(cd "$ROOT" && "$PNPM" publish --dry-run -r --no-git-checks) >"$logs/publish-dry-run.log" 2>&1
+echo $? >"$logs/publish-dry-run.rc"
 tgz() { ls "$work/packs/kprobecov-$1-"*.tgz; }
 tarballs=("$(tgz core)" "$(tgz kmod)" "$(tgz native-linux-x64-gnu)" "$(tgz vitest)" "$(tgz jest)")
 # What a user adds besides ours.

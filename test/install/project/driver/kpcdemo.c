@@ -22,8 +22,10 @@ static noinline long kpcdemo_add(long n)
 
 static noinline long kpcdemo_sub(long n)
 {
-	if (n > kpcdemo_value)
+	if (n > kpcdemo_value) {
+		pr_info("kpcdemo: sub %ld stops at 0\n", n);
 		n = kpcdemo_value; /* mark:clamp */
+	}
 	kpcdemo_value -= n; /* mark:sub */
 	return kpcdemo_value;
 }
