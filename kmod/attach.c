@@ -11,16 +11,20 @@
  */
 #define pr_fmt(fmt) "kprobecov: " fmt
 
+#include <linux/binfmts.h>
 #include <linux/capability.h>
 #include <linux/cred.h>
 #include <linux/hash.h>
 #include <linux/rculist.h>
 #include <linux/sched.h>
+#include <linux/sched/coredump.h>
+#include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/tracepoint.h>
+#include <linux/user_namespace.h>
 
 #include "kprobecov.h"
 
@@ -51,22 +55,42 @@ static struct task_struct *kpc_get_task(u64 nr)
 }
 
 /*
- * Whether the caller may watch task: its own, one of the same user, or any
- * with CAP_SYS_PTRACE (ptrace_may_access is not exported to modules).
+ * Whether the caller may watch task: ptrace's rule for PTRACE_MODE_READ_REALCREDS
+ * (what perf_event_open asks to watch a task), as ptrace_may_access is not
+ * exported to modules. Its own thread group always; else the caller's real uid and
+ * gid must equal the target's uid, euid, suid and gid, egid, sgid, and the target
+ * must be dumpable (a set-id program, or PR_SET_DUMPABLE 0), or the caller needs
+ * CAP_SYS_PTRACE in the target's user namespace (its mm's, for dumpability).
+ * The LSM hook (Yama's ptrace_scope, ...) is not exported and is not asked.
  */
 static bool kpc_may_watch(struct task_struct *task)
 {
 	const struct cred *mine = current_cred(), *theirs;
-	bool same;
+	struct user_namespace *ns;
+	struct mm_struct *mm;
+	bool ok;
 
-	if (same_thread_group(task, current) || capable(CAP_SYS_PTRACE))
+	if (same_thread_group(task, current))
 		return true;
 	rcu_read_lock();
 	theirs = __task_cred(task);
-	same = uid_eq(mine->euid, theirs->euid) && uid_eq(mine->euid, theirs->uid) &&
-	       uid_eq(mine->euid, theirs->suid);
+	ok = uid_eq(mine->uid, theirs->euid) && uid_eq(mine->uid, theirs->suid) &&
+	     uid_eq(mine->uid, theirs->uid) && gid_eq(mine->gid, theirs->egid) &&
+	     gid_eq(mine->gid, theirs->sgid) && gid_eq(mine->gid, theirs->gid);
+	ns = get_user_ns(theirs->user_ns);
 	rcu_read_unlock();
-	return same;
+	if (!ok)
+		ok = ns_capable(ns, CAP_SYS_PTRACE);
+	put_user_ns(ns);
+	if (!ok)
+		return false;
+	mm = get_task_mm(task);
+	if (mm) {
+		if (get_dumpable(mm) != SUID_DUMP_USER)
+			ok = ns_capable(mm->user_ns, CAP_SYS_PTRACE);
+		mmput(mm);
+	}
+	return ok;
 }
 
 /* Takes over the reference on key. Called with c->tlock held. */
@@ -476,7 +500,53 @@ static void kpc_on_exit(void *data, struct task_struct *task)
 	rcu_read_unlock();
 }
 
-static struct tracepoint *kpc_tp_fork, *kpc_tp_exit;
+/*
+ * Exec that changes credentials (a setuid or setgid file, file capabilities,
+ * an LSM transition): bprm->secureexec, the kernel's own verdict (AT_SECURE).
+ * The task stops being counted and traced in every collector: its thread key
+ * and its process key go (so a tree stops following it and what it forks),
+ * as ptrace would refuse a new attach by the same caller. The slot stays
+ * attached to whatever else it holds. sched_process_exec runs after the new
+ * credentials are committed and before the program's first instruction, and
+ * is the one exec hook a module can attach to on 6.1 (the LSM bprm hooks are
+ * not open to modules; the binfmt and ptrace paths are not exported).
+ * After de_thread the task holds its thread group's pid: task_pid is the
+ * process's key too; an entry of its old thread pid no longer matches it.
+ * c->slow is left as it is (it may stay set until the next ioctl recomputes
+ * it under c->mutex: a cost, not a miss).
+ */
+static void kpc_on_exec(void *data, struct task_struct *task, pid_t old_pid,
+			struct linux_binprm *bprm)
+{
+	struct kpc_collector *c;
+
+	if (!bprm->secureexec)
+		return;
+	rcu_read_lock();
+	list_for_each_entry_rcu(c, &kpc_collectors, node) {
+		struct pid *key = task_pid(task);
+		struct kpc_entry *e;
+		unsigned long flags;
+
+		if (READ_ONCE(c->trace_key) == key && cmpxchg(&c->trace_key, key, NULL) == key) {
+			kpc_gen_bump();
+			put_pid(key);	/* the hot path compares it, never dereferences it */
+		}
+		if (!atomic_read(&c->nr_entries))
+			continue;
+		spin_lock_irqsave(&c->tlock, flags);
+		e = kpc_lookup(c, key, false);
+		if (e)
+			kpc_unlink_locked(c, e);
+		e = kpc_lookup(c, task_tgid(task), true);
+		if (e)
+			kpc_unlink_locked(c, e);
+		spin_unlock_irqrestore(&c->tlock, flags);
+	}
+	rcu_read_unlock();
+}
+
+static struct tracepoint *kpc_tp_fork, *kpc_tp_exit, *kpc_tp_exec;
 
 static void kpc_find_tracepoint(struct tracepoint *tp, void *priv)
 {
@@ -484,6 +554,8 @@ static void kpc_find_tracepoint(struct tracepoint *tp, void *priv)
 		kpc_tp_fork = tp;
 	else if (!strcmp(tp->name, "sched_process_exit"))
 		kpc_tp_exit = tp;
+	else if (!strcmp(tp->name, "sched_process_exec"))
+		kpc_tp_exec = tp;
 }
 
 int kpc_task_hooks_init(void)
@@ -494,8 +566,8 @@ int kpc_task_hooks_init(void)
 	if (!kpc_entry_cache)
 		return -ENOMEM;
 	for_each_kernel_tracepoint(kpc_find_tracepoint, NULL);
-	if (!kpc_tp_fork || !kpc_tp_exit) {
-		pr_err("sched_process_fork/exit tracepoints not found\n");
+	if (!kpc_tp_fork || !kpc_tp_exit || !kpc_tp_exec) {
+		pr_err("sched_process_fork/exit/exec tracepoints not found\n");
 		ret = -ENOENT;
 		goto err_cache;
 	}
@@ -505,8 +577,13 @@ int kpc_task_hooks_init(void)
 	ret = tracepoint_probe_register(kpc_tp_exit, kpc_on_exit, NULL);
 	if (ret)
 		goto err_fork;
+	ret = tracepoint_probe_register(kpc_tp_exec, kpc_on_exec, NULL);
+	if (ret)
+		goto err_exit;
 	return 0;
 
+err_exit:
+	tracepoint_probe_unregister(kpc_tp_exit, kpc_on_exit, NULL);
 err_fork:
 	tracepoint_probe_unregister(kpc_tp_fork, kpc_on_fork, NULL);
 	tracepoint_synchronize_unregister();
@@ -517,6 +594,7 @@ err_cache:
 
 void kpc_task_hooks_exit(void)
 {
+	tracepoint_probe_unregister(kpc_tp_exec, kpc_on_exec, NULL);
 	tracepoint_probe_unregister(kpc_tp_exit, kpc_on_exit, NULL);
 	tracepoint_probe_unregister(kpc_tp_fork, kpc_on_fork, NULL);
 	tracepoint_synchronize_unregister();

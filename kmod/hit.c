@@ -213,14 +213,17 @@ static void kpc_trace(struct kpc_collector *c, struct kpc_probe *p)
  * interrupt context never uses it, and nothing it calls while filling it
  * can be probed, so it is never re-entered on one CPU.
  */
-static __always_inline bool kpc_cache_valid(struct kpc_cpu_cache *cc, int gen)
+/* 64 bits: a wrap (a stale cache taken for valid) would need 2^64 bumps. */
+static_assert(sizeof(((struct kpc_cpu_cache *)0)->gen) == 8 && sizeof(kpc_gen) == 8);
+
+static __always_inline bool kpc_cache_valid(struct kpc_cpu_cache *cc, u64 gen)
 {
 	return cc->task == current && cc->gen == gen;
 }
 
 /* A miss of the per-CPU cache: the hash lookups, then the cache refilled. */
 static noinline void kpc_attribute_slow(struct kpc_collector *c, struct kpc_cpu_cache *cc,
-					int gen)
+					u64 gen)
 {
 	int threads = atomic_read(&c->nr_thread), all = atomic_read(&c->nr_entries);
 	struct kpc_slot *ts = NULL, *ps = NULL, *one;
@@ -256,7 +259,7 @@ NOKPROBE_SYMBOL(kpc_attribute_slow);
 static __always_inline struct kpc_cpu_cache *kpc_attribute(struct kpc_collector *c)
 {
 	struct kpc_cpu_cache *cc = this_cpu_ptr(c->cache);
-	int gen = atomic_read_acquire(&kpc_gen);	/* before the lookups it validates */
+	u64 gen = atomic64_read_acquire(&kpc_gen);	/* before the lookups it validates */
 
 	if (unlikely(!kpc_cache_valid(cc, gen)))
 		kpc_attribute_slow(c, cc, gen);
@@ -335,7 +338,7 @@ static __always_inline int kpc_pre_handler_fast(struct kprobe *kp, struct pt_reg
 	    !kpc_probed_in_task(kp))
 		goto full;
 	cc = this_cpu_ptr(p->cache);
-	if (unlikely(!kpc_cache_valid(cc, atomic_read_acquire(&kpc_gen)))) {
+	if (unlikely(!kpc_cache_valid(cc, atomic64_read_acquire(&kpc_gen)))) {
 		struct kpc_collector *c = p->c;
 
 		if (!atomic_read(&c->nr_entries) && !READ_ONCE(c->slow))

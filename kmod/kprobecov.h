@@ -46,7 +46,7 @@ extern atomic_t kpc_tree_entries;
  * without it changing): the hot path's per-CPU lookup caches are valid
  * while it is unchanged.
  */
-extern atomic_t kpc_gen;
+extern atomic64_t kpc_gen;
 void kpc_gen_bump(void);
 
 /* Index of the built-in kernel among a collector's targets. */
@@ -121,7 +121,7 @@ struct kpc_slot {
 #define KPC_ONE_SEVERAL 1UL
 struct kpc_cpu_cache {
 	struct task_struct *task;
-	int gen;
+	u64 gen;
 	unsigned long one;
 	u32 *edges;
 	u32 *prevp;
@@ -176,6 +176,7 @@ static inline u32 kpc_fhash(unsigned long ip)
  * may be the global one. Ioctls on one fd are serialised by mutex.
  */
 struct kpc_collector {
+	struct file *file;		/* the opener's: its f_cred decide privileges */
 	struct mutex mutex;
 	spinlock_t tlock;		/* table, slot entries and states, global */
 	struct list_head node;		/* on kpc_collectors, under kpc_mutex + RCU */

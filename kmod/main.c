@@ -44,16 +44,58 @@ static ushort kpc_dev_mode = 0600;
 module_param_named(dev_mode, kpc_dev_mode, ushort, 0444);
 MODULE_PARM_DESC(dev_mode, "Permissions of /dev/kprobecov (default 0600: root only)");
 
+static bool kpc_delegate_probes;
+module_param_named(delegate_probes, kpc_delegate_probes, bool, 0444);
+MODULE_PARM_DESC(delegate_probes,
+		 "Let whoever can open /dev/kprobecov plant probes without CAP_PERFMON (default off)");
+
 DEFINE_MUTEX(kpc_mutex);
 LIST_HEAD(kpc_collectors);
 atomic_t kpc_total_entries = ATOMIC_INIT(0);
 atomic_t kpc_tree_entries = ATOMIC_INIT(0);
-atomic_t kpc_gen = ATOMIC_INIT(0);
+atomic64_t kpc_gen = ATOMIC64_INIT(0);
 
 void kpc_gen_bump(void)
 {
 	smp_mb__before_atomic();	/* pairs with kpc_attribute's acquire */
-	atomic_inc(&kpc_gen);
+	atomic64_inc(&kpc_gen);
+}
+
+/*
+ * Privilege is decided on the opener's credentials (file->f_cred), as perf
+ * and kallsyms do: an fd handed to another process keeps what its opener
+ * could do, and a process that drops a capability after open keeps it for
+ * that fd.
+ *
+ * Planting probes (ADD_PROBES, ARM, DISARM: kprobes, ftrace callbacks, text
+ * patched with IPIs to every CPU) needs what perf asks of kprobe users,
+ * CAP_PERFMON or CAP_SYS_ADMIN, unless the administrator delegated it to
+ * whoever may open the device (delegate_probes=1).
+ */
+static bool kpc_may_plant(const struct kpc_collector *c)
+{
+	return kpc_delegate_probes || file_ns_capable(c->file, &init_user_ns, CAP_PERFMON) ||
+	       file_ns_capable(c->file, &init_user_ns, CAP_SYS_ADMIN);
+}
+
+/*
+ * Kernel addresses in or out (a probe's address, callers' return addresses)
+ * follow kallsyms' rule (kallsyms_show_value, not exported): CAP_SYSLOG on
+ * the opener's credentials, and kptr_restrict honoured. kptr_restrict is not
+ * exported either, so %pK itself is asked: it prints a non-NULL pointer as
+ * zeros exactly when kptr_restrict hides pointers from this context (2:
+ * always; 1: a caller without CAP_SYSLOG or with set-id credentials).
+ * Stricter than kallsyms in one case: kptr_restrict 0 with
+ * perf_event_paranoid <= 1 shows kallsyms to everyone, not these addresses.
+ */
+static bool kpc_may_see_addresses(const struct kpc_collector *c)
+{
+	char buf[2 * sizeof(void *) + 1];
+
+	if (!file_ns_capable(c->file, &init_user_ns, CAP_SYSLOG))
+		return false;
+	snprintf(buf, sizeof(buf), "%pK", (void *)kpc_may_see_addresses);
+	return buf[strspn(buf, "0")] != '\0';
 }
 
 static void kpc_poll_wake(struct irq_work *work)
@@ -75,6 +117,7 @@ static int kpc_open(struct inode *inode, struct file *file)
 	init_waitqueue_head(&c->poll_wq);
 	init_irq_work(&c->poll_work, kpc_poll_wake);
 	kpc_ftrace_init(c);
+	c->file = file;
 	file->private_data = c;
 	return nonseekable_open(inode, file);
 }
@@ -219,15 +262,25 @@ static int kpc_ioctl_add(struct kpc_collector *c, struct kprobecov_add_probes *a
 {
 	struct kprobecov_probe __user *uspecs = u64_to_user_ptr(a->probes);
 	struct kprobecov_probe *specs;
+	u64 i;
 	int ret;
 
 	if (a->flags || a->reserved || !a->count)
 		return -EINVAL;
 	if (a->count > KPROBECOV_MAX_BATCH)
 		return -E2BIG;
+	if (!kpc_may_plant(c))
+		return -EPERM;
 	specs = vmemdup_user(uspecs, a->count * sizeof(*specs));
 	if (IS_ERR(specs))
 		return PTR_ERR(specs);
+	/* An address answered by success or EADDRNOTAVAIL would reveal KASLR's offset. */
+	for (i = 0; i < a->count && !specs[i].address; i++)
+		;
+	if (i < a->count && !kpc_may_see_addresses(c)) {
+		kvfree(specs);
+		return -EPERM;
+	}
 	ret = kpc_add_probes(c, specs, a->count, a);
 	if (!ret && copy_to_user(uspecs, specs, a->count * sizeof(*specs)))
 		ret = -EFAULT;	/* the probes were added: the status query still works */
@@ -291,7 +344,7 @@ static int kpc_ioctl_callers(struct kpc_collector *c, struct kprobecov_callers *
 {
 	struct kprobecov_caller *out;
 	struct kpc_probe *p;
-	bool show = capable(CAP_SYSLOG);
+	bool show = kpc_may_see_addresses(c);
 	u64 n = 0, i;
 	int ret = 0;
 
@@ -363,6 +416,8 @@ static long kpc_ioctl_locked(struct kpc_collector *c, unsigned int cmd, union kp
 	case KPROBECOV_DISARM:
 		if (arg->select.reserved)
 			return -EINVAL;
+		if (!kpc_may_plant(c))
+			return -EPERM;
 		return kpc_select(c, &arg->select, cmd == KPROBECOV_ARM, &arg->select.changed);
 	case KPROBECOV_ATTACH:
 		return kpc_attach(c, &arg->attach);
@@ -403,6 +458,17 @@ static bool kpc_known_cmd(unsigned int cmd)
 	return false;
 }
 
+/* Whether cmd changes the collector's state: those need an fd open for writing. */
+static bool kpc_cmd_writes(unsigned int cmd)
+{
+	switch (cmd) {
+	case KPROBECOV_GET_VERSION: case KPROBECOV_GET_PROBE_STATUS:
+	case KPROBECOV_NEXT_UNHIT: case KPROBECOV_GET_CALLERS:
+		return false;
+	}
+	return true;
+}
+
 static long kpc_ioctl(struct file *file, unsigned int cmd, unsigned long uarg)
 {
 	struct kpc_collector *c = file->private_data;
@@ -413,6 +479,8 @@ static long kpc_ioctl(struct file *file, unsigned int cmd, unsigned long uarg)
 
 	if (!kpc_known_cmd(cmd))
 		return -ENOTTY;
+	if (kpc_cmd_writes(cmd) && !(file->f_mode & FMODE_WRITE))
+		return -EBADF;
 	memset(&arg, 0, sizeof(arg));
 	if ((_IOC_DIR(cmd) & _IOC_WRITE) && copy_from_user(&arg, up, size))
 		return -EFAULT;
@@ -433,6 +501,12 @@ static int kpc_mmap(struct file *file, struct vm_area_struct *vma)
 		return -EBADFD;
 	if (vma->vm_pgoff || vma->vm_end - vma->vm_start != c->area_bytes)
 		return -EINVAL;
+	/*
+	 * Not inherited by fork: a child (which may drop privileges or exec)
+	 * gets no view of the collector's counters, nor a reference that keeps
+	 * them and the module alive after the fd's owner closed it.
+	 */
+	vma->vm_flags |= VM_DONTCOPY;
 	return remap_vmalloc_range(vma, area, 0);
 }
 

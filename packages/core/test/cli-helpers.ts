@@ -4,7 +4,8 @@
  * tests fake for it or read back from it.
  */
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { CliIO, SystemSetup } from '../src/cli/io.ts'
 import { main } from '../src/cli/main.ts'
@@ -65,4 +66,14 @@ export function lcovLines(dir: string, sf: string): Map<number, number> {
   const lines = new Map<number, number>()
   for (const m of record.matchAll(/^DA:(\d+),(\d+)$/gm)) lines.set(Number(m[1]), Number(m[2]))
   return lines
+}
+
+/** Runs f with a fresh temporary directory, removed afterwards. */
+export function inTmp(f: (tmp: string) => void): void {
+  const tmp = mkdtempSync(join(tmpdir(), 'kpc-test-'))
+  try {
+    f(tmp)
+  } finally {
+    rmSync(tmp, { recursive: true, force: true })
+  }
 }

@@ -4,8 +4,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { KprobecovError } from '../src/errors.ts'
 import { buildModule, cacheDir, kernelTree } from '../src/module/build.ts'
@@ -13,19 +12,11 @@ import { dkmsInstall, dkmsVersion } from '../src/module/dkms.ts'
 import { groupId, insmodFailure } from '../src/module/load.ts'
 import { locateModuleSources, moduleSources, sourceFiles } from '../src/module/sources.ts'
 import { version } from '../src/version.ts'
-import { cli } from './cli-helpers.ts'
+import { cli, inTmp } from './cli-helpers.ts'
 
 const root = resolve(import.meta.dirname, '../../..')
 const KDIR = process.env.KDIR
 
-function inTmp(f: (tmp: string) => void): void {
-  const tmp = mkdtempSync(join(tmpdir(), 'kpc-module-test-'))
-  try {
-    f(tmp)
-  } finally {
-    rmSync(tmp, { recursive: true, force: true })
-  }
-}
 const coded = (code: string, ...parts: string[]) => (e: unknown) => {
   assert.ok(e instanceof KprobecovError, String(e))
   assert.equal(e.code, code)

@@ -3,11 +3,11 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { KprobecovError } from '../src/errors.ts'
 import { locateNativeLibrary, nativePlatform } from '../src/native/lib.ts'
+import { inTmp } from './cli-helpers.ts'
 
 const root = resolve(import.meta.dirname, '../../..')
 
@@ -19,14 +19,6 @@ const enolib = (...parts: string[]) => (e: unknown) => {
   return true
 }
 
-function inTmp(f: (tmp: string) => void): void {
-  const tmp = mkdtempSync(join(tmpdir(), 'kpc-lib-test-'))
-  try {
-    f(tmp)
-  } finally {
-    rmSync(tmp, { recursive: true, force: true })
-  }
-}
 const touch = (file: string) => {
   mkdirSync(resolve(file, '..'), { recursive: true })
   writeFileSync(file, '')

@@ -17,8 +17,26 @@
  * EBADFD before KPROBECOV_INIT. Unknown commands fail with ENOTTY. Fields
  * marked reserved and unused flag bits must be zero (EINVAL otherwise), so
  * the ABI can grow. Bad user pointers fail with EFAULT. All fields are
- * little-endian host integers; kernel addresses are never returned to a
- * caller without CAP_SYSLOG.
+ * little-endian host integers.
+ *
+ * Privilege. Opening the device (its mode and group) is not planting probes.
+ * Capabilities are those of the opener (the fd's f_cred, as for perf and
+ * /proc/kallsyms), not of the caller:
+ *  - ioctls that change state (all but GET_VERSION, GET_PROBE_STATUS,
+ *    NEXT_UNHIT and GET_CALLERS) fail with EBADF on an fd not open for writing;
+ *  - ADD_PROBES, ARM and DISARM fail with EPERM without CAP_PERFMON or
+ *    CAP_SYS_ADMIN, unless the module was loaded with delegate_probes=1;
+ *  - kernel addresses follow kallsyms' rule: CAP_SYSLOG, with kptr_restrict
+ *    honoured. An address given in (struct kprobecov_probe.address) without
+ *    it fails the call with EPERM; addresses going out (callers) are 0.
+ *    No other ioctl, the trace or the status takes or gives an address.
+ *  - watching another task (ATTACH, TRACE_START) follows ptrace's rule for
+ *    reading (PTRACE_MODE_READ_REALCREDS, as perf_event_open) for the
+ *    caller: the same real uid and gid as all of the target's, a dumpable
+ *    target, or CAP_SYS_PTRACE; the GLOBAL scope needs CAP_SYS_ADMIN.
+ *  - a task whose credentials change at exec (setuid, setgid, file
+ *    capabilities) stops being counted and traced: it leaves its slots.
+ * The mmap'd area is not inherited by fork (VM_DONTCOPY).
  */
 #ifndef _UAPI_LINUX_KPROBECOV_H
 #define _UAPI_LINUX_KPROBECOV_H
@@ -87,6 +105,7 @@ struct kprobecov_version {
 
 /*
  * KPROBECOV_INIT: size the collector, once per fd (EBUSY the second time).
+ * EBADF: the fd is not open for writing.
  * EINVAL: a size is 0 or above its limit, edge_bits too large, unknown flags.
  * E2BIG: the area (any size, trace_entries too) would exceed max_area_bytes.
  * ENOMEM: it cannot be had.
@@ -163,10 +182,11 @@ struct kprobecov_probe {
 				 * (blacklisted, not text), EADDRNOTAVAIL address is
 				 * not symbol + offset, EBUSY, ... */
 	__u32 state;		/* (out) KPROBECOV_STATE_* */
-	__u64 address;		/* (in) optional, root only: address of symbol + offset
-				 * (from /proc/kallsyms), checked against symbol and
-				 * offset; saves a kallsyms scan for built-in code.
-				 * 0: the kernel resolves the symbol. */
+	__u64 address;		/* (in) optional, needs CAP_SYSLOG (kallsyms' rule,
+				 * else the whole call fails with EPERM): address
+				 * of symbol + offset (from /proc/kallsyms), checked
+				 * against symbol and offset; saves a kallsyms scan
+				 * for built-in code. 0: the kernel resolves it. */
 };
 
 /*
@@ -182,6 +202,10 @@ struct kprobecov_probe {
  * The whole batch is checked first; on EINVAL (bad kind, FUNC with an
  * offset, unterminated or empty string, reserved set), E2BIG (count above
  * KPROBECOV_MAX_BATCH) or ENOSPC (above max_probes) nothing is added.
+ * EPERM (nothing added): the opener has neither CAP_PERFMON nor
+ * CAP_SYS_ADMIN and delegate_probes is off; or a probe has a non-zero
+ * address and the opener may not see kernel addresses (CAP_SYSLOG,
+ * kptr_restrict). EBADF: the fd is not open for writing.
  */
 struct kprobecov_add_probes {
 	__u64 probes;		/* (in) pointer to struct kprobecov_probe[count]; updated */
@@ -197,6 +221,8 @@ struct kprobecov_add_probes {
 /*
  * KPROBECOV_ARM / KPROBECOV_DISARM. Fields `how` does not use must be 0.
  * EINVAL: bad how, range out of bounds, an unused field set.
+ * EPERM: as ADD_PROBES, neither CAP_PERFMON nor CAP_SYS_ADMIN for the opener
+ * and delegate_probes off (they patch kernel text). EBADF: fd not writable.
  */
 struct kprobecov_select {
 	__u32 how;		/* (in) enum kprobecov_select_how */
@@ -212,8 +238,11 @@ struct kprobecov_select {
  * ESRCH: no such pid. EINVAL: bad scope, pid given with GLOBAL.
  * EBUSY: the target (or a global slot) is already attached in this collector.
  * ENOSPC: every slot is in use (RELEASE one), or max_tasks reached.
- * EPERM: the target is another user's (needs CAP_SYS_PTRACE), or GLOBAL
- * without CAP_SYS_ADMIN.
+ * EPERM: ptrace's rule refuses the target to the caller (not its own thread
+ * group, and another uid or gid, or not dumpable, without CAP_SYS_PTRACE),
+ * or GLOBAL without CAP_SYS_ADMIN. EBADF: the fd is not open for writing.
+ * The target leaves the slot when it execs a program that changes its
+ * credentials (setuid, setgid, file capabilities).
  */
 struct kprobecov_attach {
 	__u64 pid;		/* (in) thread id (THREAD) or any thread of the process;
@@ -231,7 +260,7 @@ struct kprobecov_attach {
  *   slot KPROBECOV_ALL_SLOTS also clears the collector-wide bitmaps.
  * KPROBECOV_RELEASE: detach if needed, zero, and free the slot for reuse.
  *   ENOENT: slot already free.
- * All: EINVAL for a slot out of range.
+ * All: EINVAL for a slot out of range; EBADF if the fd is not open for writing.
  */
 struct kprobecov_slot_op {
 	__u64 slot;		/* (in) slot index */
@@ -269,7 +298,8 @@ struct kprobecov_next_unhit {
  * collector was not INIT with KPROBECOV_INIT_CALLERS.
  */
 struct kprobecov_caller {
-	__u64 address;		/* return address; 0 without CAP_SYSLOG */
+	__u64 address;		/* return address; 0 unless the opener may see
+				 * kernel addresses (CAP_SYSLOG, kptr_restrict) */
 	__u64 calls;		/* calls from it (plain counter: may miss calls made
 				 * at the same instant on several CPUs) */
 	char symbol[KPROBECOV_SYMBOL_LEN];	/* "func+0x1a/0x40 [module]" */
@@ -287,8 +317,10 @@ struct kprobecov_callers {
  * KPROBECOV_TRACE_START: record every hit of one thread, in order, into the
  * trace region (whether or not it is attached to a slot). EINVAL: trace
  * disabled at INIT. EBUSY: a thread is traced already. ESRCH: no such thread.
- * EPERM: another user's thread (needs CAP_SYS_PTRACE).
+ * EPERM: ptrace's rule refuses the thread (as ATTACH). The trace stops when
+ * the thread execs a program that changes its credentials.
  * KPROBECOV_TRACE_STOP: takes no argument. ENOENT: no trace running.
+ * Both: EBADF if the fd is not open for writing.
  */
 struct kprobecov_trace {
 	__u64 tid;		/* (in) thread id; 0: the caller */

@@ -85,7 +85,7 @@ export interface ProbeSpec {
   kind: ProbeKind
   /** Caller-chosen group (usually the function's index); arm/disarm act on groups. */
   group: number
-  /** Root only: the address of symbol + offset from /proc/kallsyms (saves a lookup). */
+  /** Needs CAP_SYSLOG (kallsyms' rule): the address of symbol + offset from /proc/kallsyms (saves a lookup). */
   address?: bigint
 }
 
@@ -147,7 +147,7 @@ export interface NextUnhitOptions {
 }
 
 export interface CallerEntry {
-  /** Return address; 0n without CAP_SYSLOG. */
+  /** Return address; 0n unless the opener may see kernel addresses (CAP_SYSLOG, kptr_restrict). */
   address: bigint
   calls: bigint
   /** "func+0x1a/0x40 [module]" */
@@ -507,8 +507,8 @@ export class Collector {
     if (ret < 0) {
       throw this.#error('addProbes', ret, {
         ENOSPC: `addProbes: ${count} more probes exceed maxProbes (${init.maxProbes}; ${this.#nrProbes} added): init a collector with a larger maxProbes`,
-        EINVAL: `addProbes: the kernel refused the batch of ${count} probes (a bad kind, a function probe with an offset, an empty name, or an address given without being root)`,
-        EPERM: `addProbes: probe addresses need root (CAP_SYS_ADMIN): leave address out, the kernel resolves the symbol`,
+        EINVAL: `addProbes: the kernel refused the batch of ${count} probes (a bad kind, a function probe with an offset, or an empty name)`,
+        EPERM: `addProbes: planting probes needs CAP_PERFMON or CAP_SYS_ADMIN when the device was opened (run as root, or delegate planting to the device's group: sudo npx kprobecov module load --reload --group GROUP --param delegate_probes=1), and a probe address needs CAP_SYSLOG (leave address out: the kernel resolves the symbol)`,
       })
     }
     const dv = new DataView(buf.buffer)
@@ -587,6 +587,7 @@ export class Collector {
     if (ret < 0) {
       throw this.#error(op, ret, {
         EINVAL: `${op}: probes ${from} .. ${from + count - 1} are not all among the ${this.#nrProbes} added`,
+        EPERM: `${op}: arming and disarming probes needs CAP_PERFMON or CAP_SYS_ADMIN when the device was opened (run as root, or delegate planting to the device's group: sudo npx kprobecov module load --reload --group GROUP --param delegate_probes=1)`,
       })
     }
     return num(first(changed))
@@ -609,7 +610,7 @@ export class Collector {
         EPERM:
           options.scope === 'global'
             ? 'attach: a global slot needs CAP_SYS_ADMIN: run as root'
-            : `attach: ${who} belongs to another user: attaching to it needs CAP_SYS_PTRACE (run as root)`,
+            : `attach: ${who} belongs to another user or group, or is not dumpable (a set-id program): attaching to it needs CAP_SYS_PTRACE (run as root)`,
         EBUSY: `attach: ${who} is attached in this collector already: detach() its slot first`,
         ENOSPC: `attach: all ${init.maxSlots} slots are in use, or max_tasks (${this.limits.maxTasks}) is reached: release() finished slots, or init with more maxSlots`,
         EINVAL: `attach: a global slot takes no pid`,
@@ -803,7 +804,7 @@ export class Collector {
         EINVAL: noTrace,
         EBUSY: 'traceStart: a thread is traced already: traceStop() first',
         ESRCH: `traceStart: there is no thread ${tid}`,
-        EPERM: `traceStart: thread ${tid} belongs to another user: tracing it needs CAP_SYS_PTRACE (run as root)`,
+        EPERM: `traceStart: thread ${tid} belongs to another user or group, or is not dumpable: tracing it needs CAP_SYS_PTRACE (run as root)`,
       })
     }
   }
