@@ -730,26 +730,78 @@ static int kpc_cmp_line(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* kpc_line.pad while the lines are ordered: */
+#define KPC_ROW_EMPTY	1u	/* the next row has the same address: this one covers no code */
+#define KPC_ROW_DROP	2u
+
+/* Whether function fi has a row with code of (file, line), other than row i. */
+static bool kpc_line_has_code(const struct kpc_di *d, size_t i, uint32_t fi)
+{
+	const struct kpc_line *l = KPC_VEC_AT(&d->lines, struct kpc_line, i);
+	const struct kpc_fn *f = KPC_VEC_AT(&d->fns, struct kpc_fn, fi);
+	size_t j;
+
+	for (j = i; j-- > 0;) {
+		const struct kpc_line *o = KPC_VEC_AT(&d->lines, struct kpc_line, j);
+
+		if (o->out.section != l->out.section || o->out.section_offset < f->out.offset)
+			break;
+		if (!(o->pad & KPC_ROW_EMPTY) && o->out.file == l->out.file && o->out.line == l->out.line)
+			return true;
+	}
+	for (j = i + 1; j < d->lines.len; j++) {
+		const struct kpc_line *o = KPC_VEC_AT(&d->lines, struct kpc_line, j);
+
+		if (o->out.section != l->out.section || o->out.section_offset >= f->out.offset + f->out.size)
+			break;
+		if (!(o->pad & KPC_ROW_EMPTY) && o->out.file == l->out.file && o->out.line == l->out.line)
+			return true;
+	}
+	return false;
+}
+
 static void kpc_order_lines(struct kpc_di *d)
 {
 	size_t i, n;
 
 	qsort(d->lines.data, d->lines.len, sizeof(struct kpc_line), kpc_cmp_line);
-	/*
-	 * A row followed by one at the same address covers no code: keep it
-	 * only if it starts a statement there, and only once.
-	 */
-	for (i = 0, n = 0; i < d->lines.len; i++) {
+	for (i = 0; i < d->lines.len; i++) {
 		struct kpc_line *l = KPC_VEC_AT(&d->lines, struct kpc_line, i);
 		const struct kpc_line *next = KPC_VEC_AT(&d->lines, struct kpc_line, i + 1);
 
-		if (i + 1 < d->lines.len && next->out.section == l->out.section &&
-		    next->out.section_offset == l->out.section_offset &&
-		    (!(l->out.flags & KPC_LINE_STMT) ||
-		     (next->out.file == l->out.file && next->out.line == l->out.line &&
-		      next->out.column == l->out.column && next->out.flags == l->out.flags)))
+		l->pad = i + 1 < d->lines.len && next->out.section == l->out.section &&
+			 next->out.section_offset == l->out.section_offset ? KPC_ROW_EMPTY : 0;
+	}
+	/*
+	 * A row that covers no code is kept only where it starts a statement
+	 * whose code is merged into what follows: a statement row, not a copy of
+	 * the next row, of a line that has no code of its own elsewhere in the
+	 * function. Where the line has code elsewhere the empty row is a marker
+	 * of where the statement stood (a BUG() moved to a cold path leaves one),
+	 * and would prove the line on a path that does not run it.
+	 */
+	for (i = 0; i < d->lines.len; i++) {
+		struct kpc_line *l = KPC_VEC_AT(&d->lines, struct kpc_line, i);
+		const struct kpc_line *next = KPC_VEC_AT(&d->lines, struct kpc_line, i + 1);
+		uint32_t fi;
+
+		if (!(l->pad & KPC_ROW_EMPTY))
 			continue;
-		*KPC_VEC_AT(&d->lines, struct kpc_line, n++) = *l;
+		if (!(l->out.flags & KPC_LINE_STMT) ||
+		    (next->out.file == l->out.file && next->out.line == l->out.line &&
+		     next->out.column == l->out.column && next->out.flags == l->out.flags)) {
+			l->pad |= KPC_ROW_DROP;
+			continue;
+		}
+		fi = kpc_di_fn_at(d, l->out.section, l->out.section_offset);
+		if (fi != KPC_BLOB_NONE && kpc_line_has_code(d, i, fi))
+			l->pad |= KPC_ROW_DROP;
+	}
+	for (i = 0, n = 0; i < d->lines.len; i++) {
+		struct kpc_line *l = KPC_VEC_AT(&d->lines, struct kpc_line, i);
+
+		if (!(l->pad & KPC_ROW_DROP))
+			*KPC_VEC_AT(&d->lines, struct kpc_line, n++) = *l;
 	}
 	d->lines.len = n;
 	for (i = 0; i < d->lines.len; i++) {
