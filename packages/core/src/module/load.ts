@@ -54,7 +54,7 @@ export function modinfoField(ko: string, field: string, env: Record<string, stri
   return r.status === 0 ? r.stdout.trim() || undefined : undefined
 }
 
-const sudoHint = (what: string) => `${what} needs root: run it with sudo (sudo npx kprobecov module ${what.split(' ')[0]})`
+export const sudoHint = (what: string): string => `${what} needs root: run it with sudo (sudo npx kprobecov module ${what.split(' ')[0]})`
 
 /** The fix for insmod's complaint (its strerror), one line. */
 export function insmodFailure(stderr: string, ko: string, release: string, root: boolean): KprobecovError {
@@ -86,7 +86,7 @@ export interface LoadOptions {
   group?: string
   release: string
   env?: Record<string, string | undefined>
-  sys?: string
+  /** The device node; default /dev/kprobecov. */
   dev?: string
 }
 

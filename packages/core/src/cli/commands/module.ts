@@ -9,7 +9,7 @@ import { Collector } from '../../device/collector.ts'
 import { ABI_VERSION } from '../../native/abi.ts'
 import { buildModule, cacheDir, cachedModulePath, kernelTree, type BuiltModule } from '../../module/build.ts'
 import { dkmsInstall } from '../../module/dkms.ts'
-import { insmod, loadedModule, modinfoField, rmmod } from '../../module/load.ts'
+import { insmod, loadedModule, modinfoField, rmmod, sudoHint } from '../../module/load.ts'
 import { moduleSources } from '../../module/sources.ts'
 import { KprobecovError } from '../../errors.ts'
 import { version } from '../../version.ts'
@@ -38,6 +38,7 @@ function checkDevice(device: string, io: CliIO): string {
 }
 
 function load(o: ModuleOptions, io: CliIO): number {
+  if (process.getuid?.() !== 0) throw new KprobecovError('EKMODLOAD', sudoHint('load'))
   const built = build(o, io)
   const sys = io.system.sys ?? '/sys'
   const loaded = loadedModule(sys)
@@ -54,7 +55,7 @@ function load(o: ModuleOptions, io: CliIO): number {
     rmmod(io.env)
     io.stdout.write(`unloaded kprobecov.ko ${loaded.version ?? ''}\n`)
   }
-  insmod({ ko: built.ko, params: o.params, release: built.release, env: io.env, sys, dev: o.device, ...(o.group === undefined ? {} : { group: o.group }) })
+  insmod({ ko: built.ko, params: o.params, release: built.release, env: io.env, dev: o.device, ...(o.group === undefined ? {} : { group: o.group }) })
   const params = [...o.params, ...(o.group !== undefined && !o.params.some((p) => p.startsWith('dev_mode=')) ? ['dev_mode=0660'] : [])]
   io.stdout.write(`loaded kprobecov.ko ${version}${params.length > 0 ? ` (${params.join(' ')})` : ''}${o.group === undefined ? '' : `, ${o.device} for group ${o.group}`}\n`)
   io.stdout.write(`${checkDevice(o.device, io)}\n`)
