@@ -184,6 +184,8 @@ struct kpc_collector {
 	/* Fixed at INIT. */
 	void *area;			/* vmalloc_user; published with release */
 	size_t area_bytes;
+	u64 charged;			/* bytes charged to the budgets (kpc_charge), 0: none */
+	struct list_head budget_node;	/* on kpc_budget while charged, under kpc_budget_lock */
 	u64 max_probes;
 	u32 max_slots;
 	u32 edge_bits;

@@ -40,6 +40,25 @@ unsigned int kpc_max_callers = 16;
 module_param_named(max_callers, kpc_max_callers, uint, 0444);
 MODULE_PARM_DESC(max_callers, "Distinct callers recorded per function probe (0: none)");
 
+/*
+ * Kernel memory budgets. A collector costs, from INIT to close, its counter area, its
+ * slot table and room for max_probes probes (kpc_cost); that is charged to the whole
+ * machine and to the opener's user (real uid), and INIT fails naming the budget that
+ * would be exceeded. The tables and probes are also charged to the caller's memory
+ * cgroup (GFP_KERNEL_ACCOUNT); the area cannot be (vmalloc_user takes no gfp flags, and
+ * the allocator that does is not exported to modules on 6.1), so the budgets bound it.
+ */
+static unsigned int kpc_max_total_mb = 4096;
+module_param_named(max_total_mb, kpc_max_total_mb, uint, 0444);
+MODULE_PARM_DESC(max_total_mb, "Kernel memory all collectors together may take, in MiB");
+
+static unsigned int kpc_max_user_mb = 2048;
+module_param_named(max_user_mb, kpc_max_user_mb, uint, 0444);
+MODULE_PARM_DESC(max_user_mb, "Kernel memory the collectors of one user may take, in MiB");
+
+static DEFINE_SPINLOCK(kpc_budget_lock);
+static LIST_HEAD(kpc_budget);	/* charged collectors, under kpc_budget_lock */
+
 static ushort kpc_dev_mode = 0600;
 module_param_named(dev_mode, kpc_dev_mode, ushort, 0444);
 MODULE_PARM_DESC(dev_mode, "Permissions of /dev/kprobecov (default 0600: root only)");
@@ -105,15 +124,63 @@ static void kpc_poll_wake(struct irq_work *work)
 	wake_up_interruptible_all(&c->poll_wq);
 }
 
+/* What a collector of these sizes costs the kernel, in bytes (see the budgets above). */
+static u64 kpc_cost(const struct kprobecov_init *in, size_t area_bytes)
+{
+	return area_bytes + in->max_slots * sizeof(struct kpc_slot) +
+	       in->max_probes * (sizeof(struct kpc_probe) + sizeof(struct kpc_probe *));
+}
+
+/*
+ * Charges cost to the budgets, or fails: EDQUOT when the opener's user would exceed
+ * max_user_mb, ENOSPC when all collectors would exceed max_total_mb. The sums walk the
+ * charged collectors (a handful; INIT is rare).
+ */
+static int kpc_charge(struct kpc_collector *c, u64 cost)
+{
+	kuid_t uid = c->file->f_cred->uid;
+	const struct kpc_collector *o;
+	u64 total = cost, user = cost;
+	int ret = 0;
+
+	spin_lock(&kpc_budget_lock);
+	list_for_each_entry(o, &kpc_budget, budget_node) {
+		total += o->charged;
+		if (uid_eq(o->file->f_cred->uid, uid))
+			user += o->charged;
+	}
+	if (user > (u64)kpc_max_user_mb << 20) {
+		ret = -EDQUOT;
+	} else if (total > (u64)kpc_max_total_mb << 20) {
+		ret = -ENOSPC;
+	} else {
+		c->charged = cost;
+		list_add_tail(&c->budget_node, &kpc_budget);
+	}
+	spin_unlock(&kpc_budget_lock);
+	return ret;
+}
+
+static void kpc_uncharge(struct kpc_collector *c)
+{
+	if (!c->charged)
+		return;
+	spin_lock(&kpc_budget_lock);
+	list_del(&c->budget_node);
+	spin_unlock(&kpc_budget_lock);
+	c->charged = 0;
+}
+
 static int kpc_open(struct inode *inode, struct file *file)
 {
-	struct kpc_collector *c = kzalloc(sizeof(*c), GFP_KERNEL);
+	struct kpc_collector *c = kzalloc(sizeof(*c), GFP_KERNEL_ACCOUNT);
 
 	if (!c)
 		return -ENOMEM;
 	mutex_init(&c->mutex);
 	spin_lock_init(&c->tlock);
 	INIT_LIST_HEAD(&c->node);
+	INIT_LIST_HEAD(&c->budget_node);
 	init_waitqueue_head(&c->poll_wq);
 	init_irq_work(&c->poll_work, kpc_poll_wake);
 	kpc_ftrace_init(c);
@@ -137,6 +204,7 @@ static int kpc_release(struct inode *inode, struct file *file)
 		free_percpu(c->cache);
 		vfree(c->area);
 	}
+	kpc_uncharge(c);
 	kfree(c);
 	return 0;
 }
@@ -194,9 +262,12 @@ static int kpc_init(struct kpc_collector *c, struct kprobecov_init *in)
 	ret = kpc_layout(in, &l);
 	if (ret)
 		return ret;
+	ret = kpc_charge(c, kpc_cost(in, l.total));
+	if (ret)
+		return ret;
 
-	c->probes = kvcalloc(in->max_probes, sizeof(*c->probes), GFP_KERNEL);
-	c->slots = kvcalloc(in->max_slots, sizeof(*c->slots), GFP_KERNEL);
+	c->probes = kvcalloc(in->max_probes, sizeof(*c->probes), GFP_KERNEL_ACCOUNT);
+	c->slots = kvcalloc(in->max_slots, sizeof(*c->slots), GFP_KERNEL_ACCOUNT);
 	c->targets = kcalloc(1, sizeof(*c->targets), GFP_KERNEL);
 	c->cache = alloc_percpu(struct kpc_cpu_cache);	/* zeroed: task NULL, never valid */
 	area = vmalloc_user(l.total);	/* zeroed */
@@ -210,6 +281,7 @@ static int kpc_init(struct kpc_collector *c, struct kprobecov_init *in)
 		c->slots = NULL;
 		c->targets = NULL;
 		c->cache = NULL;
+		kpc_uncharge(c);
 		return -ENOMEM;
 	}
 

@@ -223,8 +223,24 @@ static void kpc_plant_at_address(struct kpc_probe *p)
 }
 
 /*
+ * Whether addr is in a module's text. A vmlinux probe must land in the kernel's own
+ * text: kprobes' symbol lookup falls back to modules' symbols, and a probe (or ftrace
+ * filter entry) left in a module's text outlives that module and would count whatever
+ * is loaded there next. sprint_symbol names a module address's module in brackets
+ * (the module-address lookups are not exported on 6.1).
+ */
+static bool kpc_in_module_text(unsigned long addr)
+{
+	char buf[KSYM_SYMBOL_LEN];
+
+	sprint_symbol(buf, addr);
+	return strchr(buf, '[') != NULL;
+}
+
+/*
  * Plant built-in probes; consecutive probes on one symbol share a lookup.
  * An offset past the symbol's end would land in the next function: ERANGE.
+ * A symbol that is only a module's: ENOENT (kpc_in_module_text).
  */
 static void kpc_plant_vmlinux(struct kpc_probe **probes, u32 n)
 {
@@ -239,6 +255,8 @@ static void kpc_plant_vmlinux(struct kpc_probe **probes, u32 n)
 
 		if (p->address) {
 			kpc_plant_at_address(p);
+			if (p->registered && kpc_in_module_text((unsigned long)p->kp.addr))
+				kpc_unregister_wrong(p, -ENOENT);
 			continue;
 		}
 		if (last && !strcmp(last, p->symbol) && base) {
@@ -253,6 +271,10 @@ static void kpc_plant_vmlinux(struct kpc_probe **probes, u32 n)
 		if (kpc_register(p, 0))
 			continue;
 		addr = (unsigned long)p->kp.addr;
+		if (kpc_in_module_text(addr)) {
+			kpc_unregister_wrong(p, -ENOENT);	/* a module's symbol, not vmlinux's */
+			continue;
+		}
 		if (!kpc_at_offset(p, addr, p->kp.flags, &off, &named)) {
 			kpc_unregister_wrong(p, -ERANGE);	/* landed in the next symbol */
 			continue;
@@ -375,7 +397,7 @@ static int kpc_check_spec(const struct kprobecov_probe *s)
 static struct kpc_probe *kpc_new_probe(struct kpc_collector *c, const struct kprobecov_probe *s,
 				       u32 target)
 {
-	struct kpc_probe *p = kzalloc(sizeof(*p), GFP_KERNEL);
+	struct kpc_probe *p = kzalloc(sizeof(*p), GFP_KERNEL_ACCOUNT);
 
 	if (!p)
 		return NULL;

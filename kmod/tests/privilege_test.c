@@ -540,4 +540,70 @@ TEST(mapping_is_not_inherited_by_fork)
 	kpc_col_close(&c);
 }
 
+/* INIT of a fresh fd of the device with these sizes; 0 or -errno. The fd stays open in *fd. */
+static int kpc_try_init(int *fd, __u64 max_probes, __u64 max_slots)
+{
+	struct kprobecov_init in = { .max_probes = max_probes, .max_slots = max_slots };
+
+	*fd = open(KPC_DEV, O_RDWR | O_CLOEXEC);
+	if (*fd < 0)
+		return -errno;
+	return ioctl(*fd, KPROBECOV_INIT, &in) ? -errno : 0;
+}
+
+/*
+ * Kernel memory is budgeted per user and for the machine (kprobecov loaded here with
+ * max_user_mb=20 max_total_mb=28). Costs: 16384 probes x 64 slots is about 12 MiB
+ * (8 MiB of counters, 4 MiB for the probes), 8192 x 64 about 6 MiB.
+ */
+TEST(memory_budgets_name_the_limit_hit)
+{
+	const char *ko = kpc_module_ko();
+	int a, b, e, sync[2], held[2];
+	char x = 0;
+	pid_t pid;
+
+	ASSERT_EQ(0, kpc_unload(KPC_MODULE));
+	ASSERT_EQ(0, kpc_load_params(ko, "max_user_mb=20 max_total_mb=28"));
+	kpc_share_device();
+	/* Root's first collector fits its budget. */
+	ASSERT_OK(kpc_try_init(&a, 16384, 64));
+	/* A second one would take root past max_user_mb: EDQUOT. */
+	ASSERT_EQ(-EDQUOT, kpc_try_init(&b, 16384, 64));
+	close(b);
+	/* Another user has a budget of its own: a member of the group gets 12 MiB too ... */
+	ASSERT_OK(pipe(sync));
+	ASSERT_OK(pipe(held));
+	pid = fork();
+	ASSERT_NE(-1, pid);
+	if (pid == 0) {
+		int c;
+
+		kpc_become_member();
+		if (kpc_try_init(&c, 16384, 64))
+			_exit(1);
+		if (write(held[1], &x, 1) != 1 || read(sync[0], &x, 1) != 1)
+			_exit(2);
+		_exit(0);
+	}
+	ASSERT_EQ(1, read(held[0], &x, 1));
+	/* ... and then 6 MiB more for root fit its budget but not the machine's: ENOSPC. */
+	ASSERT_EQ(-ENOSPC, kpc_try_init(&e, 8192, 64));
+	close(e);
+	ASSERT_EQ(1, write(sync[1], &x, 1));
+	kpc_reap(pid);
+	/* What a closed collector had is given back. */
+	close(a);
+	ASSERT_OK(kpc_try_init(&b, 16384, 64));
+	close(b);
+	close(sync[0]);
+	close(sync[1]);
+	close(held[0]);
+	close(held[1]);
+	kpc_unshare_device();
+	/* Back to the default. */
+	ASSERT_EQ(0, kpc_unload(KPC_MODULE));
+	ASSERT_EQ(0, kpc_load(ko));
+}
+
 KT_MAIN(kpc_requirements)

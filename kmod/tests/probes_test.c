@@ -114,6 +114,19 @@ TEST_F(loaded, per_probe_errors)
 	ASSERT_TRUE(HAS(p[0].state, REGISTERED));
 }
 
+TEST_F(loaded, vmlinux_probe_never_lands_in_a_module)
+{
+	struct kprobecov_probe p;
+	struct kprobecov_add_probes out;
+
+	/* A module's function asked of vmlinux: kprobes would find it in the module. */
+	kpc_probe(&p, "vmlinux", "kpc_target_a", 0, KPROBECOV_KIND_FUNC, 0);
+	ASSERT_OK(kpc_add(self->c.fd, &p, 1, &out));
+	ASSERT_EQ(1, out.failed);
+	ASSERT_EQ(-ENOENT, p.error);
+	ASSERT_FALSE(HAS(p.state, REGISTERED));
+}
+
 TEST_F(loaded, offset_past_the_function_fails)
 {
 	unsigned long long a = kpc_kallsyms("kpc_target_a");

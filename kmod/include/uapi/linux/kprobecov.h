@@ -108,6 +108,9 @@ struct kprobecov_version {
  * EBADF: the fd is not open for writing.
  * EINVAL: a size is 0 or above its limit, edge_bits too large, unknown flags.
  * E2BIG: the area (any size, trace_entries too) would exceed max_area_bytes.
+ * EDQUOT: the collectors of the opener's user would take more kernel memory than the
+ *         module parameter max_user_mb allows (area, tables and max_probes probes).
+ * ENOSPC: all collectors together would take more than max_total_mb.
  * ENOMEM: it cannot be had.
  */
 struct kprobecov_init {
@@ -199,6 +202,8 @@ struct kprobecov_probe {
  * again once the module unloads: a live module has lost its __init symbols,
  * which the next load has (module_init is counted then).
  * A module name that is built in (no .ko) fails with ENOENT: use "vmlinux".
+ * A "vmlinux" probe whose symbol or address is a module's fails with ENOENT:
+ * name that module.
  * The whole batch is checked first; on EINVAL (bad kind, FUNC with an
  * offset, unterminated or empty string, reserved set), E2BIG (count above
  * KPROBECOV_MAX_BATCH) or ENOSPC (above max_probes) nothing is added.

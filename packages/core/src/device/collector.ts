@@ -448,6 +448,8 @@ export class Collector {
       throw this.#error('init', ret, {
         EINVAL: `init: maxProbes and maxSlots must be 1 .. max_probes (${limits.maxProbes}) / max_slots (${limits.maxSlots}) and edgeBits <= ${MAX_EDGE_BITS}: ask for less, or load kprobecov with larger max_probes / max_slots`,
         E2BIG: `init: the counter area for ${sizes} exceeds max_area_mb (${Math.floor(limits.maxAreaBytes / 2 ** 20)} MB): use fewer slots or probes, or load kprobecov with a larger max_area_mb`,
+        EDQUOT: `init: a collector of ${sizes} would take your user past kprobecov's max_user_mb: close other collectors (test runs, kprobecov commands) of your user, use fewer slots or probes, or load kprobecov with a larger max_user_mb`,
+        ENOSPC: `init: a collector of ${sizes} would take all collectors past kprobecov's max_total_mb: wait for other users' runs to end, use fewer slots or probes, or load kprobecov with a larger max_total_mb`,
         ENOMEM: `init: the kernel has no memory for the counter area of ${sizes}: use fewer slots or probes`,
       })
     }
