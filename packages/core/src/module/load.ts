@@ -100,8 +100,11 @@ export function groupId(group: string, etcGroup = '/etc/group'): number {
   throw new KprobecovError('EKMODLOAD', `there is no group '${group}': create it first (sudo groupadd ${group}) and add the developers to it`)
 }
 
-/** insmod with the parameters; then the device node's group. Throws EKMODLOAD naming the fix. */
-export function insmod(o: LoadOptions): void {
+/**
+ * insmod with the parameters; then the device node's group. Returns the
+ * parameters given to insmod. Throws EKMODLOAD naming the fix.
+ */
+export function insmod(o: LoadOptions): string[] {
   const env = o.env ?? process.env
   const root = process.getuid?.() === 0
   if (!root) throw new KprobecovError('EKMODLOAD', sudoHint('load'))
@@ -115,6 +118,7 @@ export function insmod(o: LoadOptions): void {
     if (!existsSync(dev)) throw new KprobecovError('EKMODLOAD', `${dev} did not appear after loading: is devtmpfs mounted on /dev?`)
     chownSync(dev, statSync(dev).uid, gid)
   }
+  return params
 }
 
 /** rmmod kprobecov. Throws EKMODLOAD naming the fix (in use, not root). */

@@ -55,8 +55,7 @@ function load(o: ModuleOptions, io: CliIO): number {
     rmmod(io.env)
     io.stdout.write(`unloaded kprobecov.ko ${loaded.version ?? ''}\n`)
   }
-  insmod({ ko: built.ko, params: o.params, release: built.release, env: io.env, dev: o.device, ...(o.group === undefined ? {} : { group: o.group }) })
-  const params = [...o.params, ...(o.group !== undefined && !o.params.some((p) => p.startsWith('dev_mode=')) ? ['dev_mode=0660'] : [])]
+  const params = insmod({ ko: built.ko, params: o.params, release: built.release, env: io.env, dev: o.device, ...(o.group === undefined ? {} : { group: o.group }) })
   io.stdout.write(`loaded kprobecov.ko ${version}${params.length > 0 ? ` (${params.join(' ')})` : ''}${o.group === undefined ? '' : `, ${o.device} for group ${o.group}`}\n`)
   io.stdout.write(`${checkDevice(o.device, io)}\n`)
   return 0
