@@ -282,6 +282,24 @@ static inline int kpc_is_loaded(const char *name)
 	return access(path, F_OK) == 0;
 }
 
+/* The address /proc/kallsyms gives a symbol, 0 if none (or hidden). */
+static inline unsigned long long kpc_kallsyms(const char *name)
+{
+	unsigned long long addr = 0, a;
+	char line[512], sym[256], type;
+	FILE *f = fopen("/proc/kallsyms", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%llx %c %255s", &a, &type, sym) == 3 && !strcmp(sym, name)) {
+			addr = a;
+			break;
+		}
+	fclose(f);
+	return addr;
+}
+
 /* finit_module() with parameters ("name=value ..."); returns 0 or -errno. */
 static inline int kpc_load_params(const char *ko, const char *params)
 {

@@ -125,23 +125,6 @@ static void kpc_become_other_gid(void)
 		_exit(3);
 }
 
-static unsigned long long kpc_kallsyms(const char *name)
-{
-	unsigned long long addr = 0, a;
-	char line[512], sym[256], type;
-	FILE *f = fopen("/proc/kallsyms", "r");
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%llx %c %255s", &a, &type, sym) == 3 && !strcmp(sym, name)) {
-			addr = a;
-			break;
-		}
-	fclose(f);
-	return addr;
-}
-
 /* A function probe on a built-in function, with its address when addr != 0. */
 static void kpc_vmlinux_probe(struct kprobecov_probe *p, unsigned long long addr)
 {

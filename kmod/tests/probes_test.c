@@ -23,24 +23,6 @@ FIXTURE_TEARDOWN(loaded)
 	kpc_col_close(&self->c);
 }
 
-/* Address of a symbol in /proc/kallsyms, 0 if missing or hidden. */
-static unsigned long long kpc_kallsyms(const char *name)
-{
-	unsigned long long addr = 0, a;
-	char line[512], sym[256], type;
-	FILE *f = fopen("/proc/kallsyms", "r");
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%llx %c %255s", &a, &type, sym) == 3 && !strcmp(sym, name)) {
-			addr = a;
-			break;
-		}
-	fclose(f);
-	return addr;
-}
-
 TEST_F(loaded, func_probes_register_disarmed)
 {
 	struct kprobecov_probe p[3];
