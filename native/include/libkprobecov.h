@@ -512,6 +512,7 @@ struct kpc_blob_table {
 #define KPC_BLOB_NO_CODE	(1U << 2) /* no code bytes: branches[] is empty */
 #define KPC_BLOB_HAS_BRANCHES	(1U << 3) /* branch discovery ran */
 #define KPC_BLOB_HAS_INLINES	(1U << 4) /* inlined calls were collected */
+#define KPC_BLOB_HAS_FLOW	(1U << 5) /* block_starts[].from and KPC_LINE_MARKER are set */
 
 struct kpc_blob_header {
 	__u64 magic;		/* KPC_BLOB_MAGIC */
@@ -579,22 +580,39 @@ struct kpc_blob_kcov_site {
 
 /*
  * Where a basic block starts for a reason branches[] does not show: the
- * target of a direct unconditional jump inside the function, and the
+ * target of a direct unconditional jump inside the function or from another
+ * section (a cold part jumping back into its function), and the
  * instruction after a jmp (direct, indirect, or a return thunk), ret, ud2 or
- * int3. Sorted by (function, offset); duplicates possible. Together with
+ * int3. Sorted by (function, offset); duplicates possible (a target of several
+ * jumps has one entry per jump). With `from`, they give a function's control
+ * flow graph: a block ends in a conditional jump (branches[]), a jmp (its
+ * JUMP_TARGET entry), an end that leaves or traps (the next AFTER_END entry),
+ * or falls into the next block; a function's last block leaves it. Together with
  * the branch successors and the function entry they split a function into
  * basic blocks.
  */
-#define KPC_BS_JUMP_TARGET	1	/* the target of a direct jmp inside the function */
+#define KPC_BS_JUMP_TARGET	1	/* the target of a direct jmp */
 #define KPC_BS_AFTER_END	2	/* after a direct jmp, a ret, ud2 or int3: no fall-in */
 #define KPC_BS_AFTER_INDIRECT	3	/* after an indirect jmp (the function jumps
 					 * through a register or table: to places not known) */
+/* struct kpc_blob_block_start.from of a KPC_BS_AFTER_END start: how the code before it ends */
+#define KPC_BS_END_JUMP		1	/* a direct jmp inside the function (its target is a
+					 * KPC_BS_JUMP_TARGET start whose from names it) */
+#define KPC_BS_END_LEAVE	2	/* ret, or a jmp out of the function (a tail call, a
+					 * jump into another section): the function is left */
+#define KPC_BS_END_TRAP		3	/* ud2 or int3 */
 struct kpc_blob_block_start {
 	__u32 function;		/* functions[] index */
 	__u32 offset;		/* bytes from the function symbol */
 	__u32 kind;		/* KPC_BS_*; absent (entry_size 8) in older blobs */
-	__u32 reserved;		/* 0 */
+	__u32 from;		/* KPC_BS_JUMP_TARGET: offset of the jmp + 1, from the
+				 * symbol of the function holding it: this one, or
+				 * with KPC_BS_FROM_OTHER its cold part (a target in
+				 * the function) or the function (a target in its
+				 * cold part). KPC_BS_AFTER_END: KPC_BS_END_*.
+				 * Otherwise 0; 0 in older blobs (not known) */
 };
+#define KPC_BS_FROM_OTHER	(1U << 31)
 
 /* One executable section (SHF_EXECINSTR) of the ELF file. */
 #define KPC_SEC_NOBITS		(1U << 0) /* no bytes in this file (debug-only copy) */
@@ -646,12 +664,16 @@ struct kpc_blob_function {
 #define KPC_LINE_STMT		(1U << 0) /* is_stmt: a recommended breakpoint */
 #define KPC_LINE_PROLOGUE_END	(1U << 1)
 #define KPC_LINE_EPILOGUE_BEGIN	(1U << 2)
+#define KPC_LINE_MARKER		(1U << 3) /* a statement row covering no code, of a line
+					   * with code elsewhere in the function: where
+					   * the statement stood, not its code */
 /*
  * One row of the DWARF line tables, for addresses in executable sections.
  * A row covers the code from its address to the next row's address. Left
  * out: end_sequence rows, and rows covering no code (another row follows
  * at the same address) unless they start a statement there (is_stmt; then
- * once). Several is_stmt rows at one address: all those lines start there.
+ * once; KPC_LINE_MARKER where the line has code elsewhere in the function).
+ * Several is_stmt rows at one address: all those lines start there.
  */
 struct kpc_blob_line {
 	__u64 section_offset;	/* bytes from the section start */

@@ -40,7 +40,8 @@ static int kpc_ends_flow(unsigned int id)
 	       id == X86_INS_INT3 || id == X86_INS_LJMP;
 }
 
-static int kpc_push_block_start(struct kpc_di *d, uint32_t fi, uint64_t offset, uint32_t kind)
+static int kpc_push_block_start(struct kpc_di *d, uint32_t fi, uint64_t offset, uint32_t kind,
+				uint32_t from)
 {
 	struct kpc_blob_block_start *bs = kpc_vec_push(&d->block_starts);
 
@@ -49,24 +50,35 @@ static int kpc_push_block_start(struct kpc_di *d, uint32_t fi, uint64_t offset, 
 	bs->function = fi;
 	bs->offset = offset;
 	bs->kind = kind;
+	bs->from = from;
 	return 0;
 }
 
+static int kpc_reloc_target(struct kpc_di *d, const struct kpc_sec *s, const struct kpc_reloc *r,
+			    uint32_t *sec, uint64_t *off, uint32_t *external);
+
 /*
  * Block starts of one instruction that is not a conditional jump: the
- * target of a direct jmp inside the function (rel8 eb, rel32 e9 without a
- * relocation: a relocated one leaves for another section or symbol), and
- * the instruction after anything that ends the flow.
+ * target of a direct jmp (rel8 eb, rel32 e9; a relocated rel32 names its
+ * target by a relocation) inside the function or between the function and
+ * its cold part (a tail call to another function is no block start), and the
+ * instruction after anything that ends the flow, with how it ends
+ * (KPC_BS_END_*).
  */
 static int kpc_block_starts(struct kpc_di *d, const struct kpc_sec *s, const struct kpc_fn *f,
 			    uint32_t fi, const cs_insn *insn)
 {
 	uint64_t next = insn->address + insn->size, end = f->out.offset + f->out.size;
+	uint32_t how = KPC_BS_END_LEAVE;
 	int ret, indirect;
 
 	if (!kpc_ends_flow(insn->id))
 		return 0;
+	if (insn->id == X86_INS_UD2 || insn->id == X86_INS_INT3)
+		how = KPC_BS_END_TRAP;
 	if (insn->id == X86_INS_JMP && (insn->bytes[0] == 0xeb || insn->bytes[0] == 0xe9)) {
+		const struct kpc_reloc *r = insn->bytes[0] == 0xe9 ? kpc_reloc_at(s, next - 4) : NULL;
+		uint32_t tsec, ext = 0, tfi;
 		uint64_t target;
 
 		if (insn->bytes[0] == 0xeb) {
@@ -77,18 +89,33 @@ static int kpc_block_starts(struct kpc_di *d, const struct kpc_sec *s, const str
 			memcpy(&disp, insn->bytes + 1, 4);
 			target = next + disp;
 		}
-		if ((insn->bytes[0] == 0xeb || !kpc_reloc_at(s, next - 4)) &&
-		    target >= f->out.offset && target < end) {
-			ret = kpc_push_block_start(d, fi, target - f->out.offset, KPC_BS_JUMP_TARGET);
+		tsec = f->out.section;
+		if (r) {
+			ret = kpc_reloc_target(d, s, r, &tsec, &target, &ext);
 			if (ret)
 				return ret;
+		}
+		tfi = ext || tsec == KPC_BLOB_NONE ? KPC_BLOB_NONE : kpc_di_fn_at(d, tsec, target);
+		/* Inside the function, or between it and its cold part (not tail calls). */
+		if (tfi != KPC_BLOB_NONE && (tfi == fi || f->out.parent == tfi ||
+		    KPC_VEC_AT(&d->fns, struct kpc_fn, tfi)->out.parent == fi)) {
+			uint32_t from = insn->address - f->out.offset + 1;
+
+			ret = kpc_push_block_start(d, tfi, target - KPC_VEC_AT(&d->fns, struct kpc_fn,
+						   tfi)->out.offset, KPC_BS_JUMP_TARGET,
+						   tfi == fi ? from : from | KPC_BS_FROM_OTHER);
+			if (ret)
+				return ret;
+			if (tfi == fi)
+				how = KPC_BS_END_JUMP;
 		}
 	}
 	/* A jmp that is neither rel8 nor rel32 (ff /4, ff /5) jumps through a register or memory. */
 	indirect = insn->id == X86_INS_LJMP ||
 		   (insn->id == X86_INS_JMP && insn->bytes[0] != 0xeb && insn->bytes[0] != 0xe9);
 	return next < end ? kpc_push_block_start(d, fi, next - f->out.offset,
-						 indirect ? KPC_BS_AFTER_INDIRECT : KPC_BS_AFTER_END) : 0;
+						 indirect ? KPC_BS_AFTER_INDIRECT : KPC_BS_AFTER_END,
+						 indirect ? 0 : how) : 0;
 }
 
 static const struct kpc_reloc *kpc_reloc_at(const struct kpc_sec *s, uint64_t off)

@@ -773,12 +773,16 @@ static void kpc_order_lines(struct kpc_di *d)
 			 next->out.section_offset == l->out.section_offset ? KPC_ROW_EMPTY : 0;
 	}
 	/*
-	 * A row that covers no code is kept only where it starts a statement
-	 * whose code is merged into what follows: a statement row, not a copy of
-	 * the next row, of a line that has no code of its own elsewhere in the
-	 * function. Where the line has code elsewhere the empty row is a marker
-	 * of where the statement stood (a BUG() moved to a cold path leaves one),
-	 * and would prove the line on a path that does not run it.
+	 * A row that covers no code is kept only where it starts a statement: a
+	 * statement row, not followed at its address by a row of its own line
+	 * (that row then starts the statement, and is made one). Where the line has no code
+	 * of its own elsewhere in the function, the statement's code is merged
+	 * into what follows, and the row proves the line. Where it has, the row
+	 * is a marker of where the statement stood (KPC_LINE_MARKER): a BUG()
+	 * moved to a cold path leaves one on the path that returns, a sunk
+	 * initialiser one where it was written; only the control flow tells
+	 * (the planner: a marker whose block dominates all of the line's code
+	 * proves the line).
 	 */
 	for (i = 0; i < d->lines.len; i++) {
 		struct kpc_line *l = KPC_VEC_AT(&d->lines, struct kpc_line, i);
@@ -787,15 +791,19 @@ static void kpc_order_lines(struct kpc_di *d)
 
 		if (!(l->pad & KPC_ROW_EMPTY))
 			continue;
-		if (!(l->out.flags & KPC_LINE_STMT) ||
-		    (next->out.file == l->out.file && next->out.line == l->out.line &&
-		     next->out.column == l->out.column && next->out.flags == l->out.flags)) {
+		if (!(l->out.flags & KPC_LINE_STMT)) {
+			l->pad |= KPC_ROW_DROP;
+			continue;
+		}
+		/* The statement starts at the code of its own next row: that row starts it. */
+		if (next->out.file == l->out.file && next->out.line == l->out.line) {
+			KPC_VEC_AT(&d->lines, struct kpc_line, i + 1)->out.flags |= KPC_LINE_STMT;
 			l->pad |= KPC_ROW_DROP;
 			continue;
 		}
 		fi = kpc_di_fn_at(d, l->out.section, l->out.section_offset);
 		if (fi != KPC_BLOB_NONE && kpc_line_has_code(d, i, fi))
-			l->pad |= KPC_ROW_DROP;
+			l->out.flags |= KPC_LINE_MARKER;
 	}
 	for (i = 0, n = 0; i < d->lines.len; i++) {
 		struct kpc_line *l = KPC_VEC_AT(&d->lines, struct kpc_line, i);
@@ -1047,7 +1055,7 @@ KPC_EXPORT int kpc_debuginfo_load_split(const char *path, const char *debug_path
 		ret = kpc_di_find_branches(&d);
 		if (ret)
 			goto out;
-		d.hdr.flags |= KPC_BLOB_HAS_BRANCHES;
+		d.hdr.flags |= KPC_BLOB_HAS_BRANCHES | KPC_BLOB_HAS_FLOW;
 	}
 	if (!(flags & KPC_DI_NO_INLINES)) {
 		kpc_order_inlines(&d);

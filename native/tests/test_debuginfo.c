@@ -146,7 +146,7 @@ static void test_load_layout(void)
 	EXPECT_EQ(b.h->blob_size, b.len);
 	EXPECT_EQ(b.h->elf_type, 1);	/* ET_REL */
 	EXPECT_EQ(b.h->elf_machine, 62);	/* EM_X86_64 */
-	EXPECT_EQ(b.h->flags, KPC_BLOB_REL | KPC_BLOB_HAS_BRANCHES | KPC_BLOB_HAS_INLINES);
+	EXPECT_EQ(b.h->flags, KPC_BLOB_REL | KPC_BLOB_HAS_BRANCHES | KPC_BLOB_HAS_INLINES | KPC_BLOB_HAS_FLOW);
 	EXPECT_EQ(b.h->nr_bad_insns, 0);
 	EXPECT_EQ(b.h->nr_dwarfless, 0);
 	EXPECT_EQ(b.h->strings.entry_size, 1);
@@ -502,6 +502,24 @@ static void test_join_starts_a_block(void)
 	ASSERT(first != UINT32_MAX);
 	/* The code after the if/else is entered from both arms (one by a jmp): a block of its own. */
 	EXPECT(starts_block(&b, fi, first));
+	/* The control flow: the jmp into the join names where it is in this function, and
+	 * every start after an end says how the code before it ends. */
+	{
+		int jumps = 0;
+
+		for (i = 0; i < b.h->block_starts.count; i++) {
+			const struct kpc_blob_block_start *bs = BLOCK_START(&b, i);
+
+			if (bs->kind == KPC_BS_AFTER_END)
+				EXPECT(bs->from >= KPC_BS_END_JUMP && bs->from <= KPC_BS_END_TRAP);
+			if (bs->function != fi || bs->kind != KPC_BS_JUMP_TARGET || bs->offset != first)
+				continue;
+			ASSERT(bs->from > 0 && !(bs->from & KPC_BS_FROM_OTHER));
+			EXPECT(bs->from - 1 != first && bs->from - 1 < FN(&b, fi)->size);
+			jumps++;
+		}
+		EXPECT_EQ(jumps, 1);
+	}
 	kpc_free(b.p);
 }
 

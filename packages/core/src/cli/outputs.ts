@@ -8,7 +8,7 @@ import path from 'node:path'
 import type { CoverageMap } from 'istanbul-lib-coverage'
 import type { ReportType } from 'istanbul-reports'
 import { createCoverageMapper, type NotInstrumentedLine } from '../coverage/coverage-map.ts'
-import { isConsoleReporter, printReports } from '../reports/console.ts'
+import { isConsoleReporter, leftOutNote, printReports } from '../reports/console.ts'
 import { writeReports } from '../reports/reports.ts'
 import { writeDirectoryAtomically } from '../reports/run-outputs.ts'
 import type { CliIO } from './io.ts'
@@ -26,6 +26,7 @@ export function runCoverage(run: RunData, root: string): { map: CoverageMap; not
  */
 export function writeCoverageDir(
   dir: string, map: CoverageMap, reporters: readonly ReportType[], root: string, io: CliIO, files: Record<string, string> = {},
+  notInstrumented: readonly NotInstrumentedLine[] = [],
 ): void {
   const toFiles = reporters.filter((r) => !isConsoleReporter(r))
   writeDirectoryAtomically(dir, (tmp) => {
@@ -33,6 +34,8 @@ export function writeCoverageDir(
     for (const [name, content] of Object.entries(files)) writeFileSync(path.join(tmp, name), content)
   })
   printReports(map, reporters, root, { write: (t) => io.stdout.write(t), columns: (io.stdout as { columns?: number }).columns ?? 100 })
+  const note = leftOutNote(notInstrumented, path.join(dir, 'not-instrumented.json'))
+  if (note !== undefined && reporters.some(isConsoleReporter)) io.stdout.write(note)
 }
 
 /** Writes a run's directory: reports, the saved run, the lines not instrumented. */
@@ -40,6 +43,6 @@ export function writeRunDir(dir: string, run: RunData, reporters: readonly Repor
   const { map, notInstrumented } = runCoverage(run, run.root)
   const files: Record<string, string> = { [RUN_FILE]: runToJson(run) }
   if (notInstrumented.length > 0) files['not-instrumented.json'] = `${JSON.stringify(notInstrumented, null, 2)}\n`
-  writeCoverageDir(dir, map, reporters, run.root, io, files)
+  writeCoverageDir(dir, map, reporters, run.root, io, files, notInstrumented)
   return map
 }

@@ -16,7 +16,8 @@
  * where the plan gives the jump's source block, fall-through = its probe and
  * taken = source - fall-through (exact at join points).
  * A line only refused probes would prove is not a statement at all (not
- * instrumented, so never "missed"): see notInstrumented.
+ * instrumented, so never "missed"), nor is a line the plan leaves silent (the
+ * machine code cannot tell whether it ran): see notInstrumented.
  */
 import libCoverage from 'istanbul-lib-coverage'
 import type { BranchMapping, CoverageMap, FileCoverageData, FunctionMapping, Range } from 'istanbul-lib-coverage'
@@ -68,6 +69,12 @@ export interface NotInstrumentedLine {
   /** Report path (relative to the root when inside it). */
   path: string
   line: number
+  /**
+   * Absent: the kernel refused every probe of the line. Else the line is left
+   * out because the machine code cannot tell whether it ran (PlanSilentLine):
+   * 'return-shared'.
+   */
+  reason?: 'return-shared'
 }
 
 interface FileShape {
@@ -80,7 +87,7 @@ interface FileShape {
 }
 
 export interface CoverageMapper {
-  /** Files and lines whose every probe was refused, sorted by path and line. */
+  /** Files and lines whose every probe was refused, or that the plan leaves silent, sorted by path and line. */
   readonly notInstrumented: NotInstrumentedLine[]
   /** The coverage of these counts (same shape for any counts). */
   toCoverageMap(counts: ProbeCounts): CoverageMap
@@ -183,6 +190,13 @@ export function createCoverageMapper(
   for (const [p, lines] of refused) {
     const proven = lineProbes.get(p)
     for (const line of lines) if (!proven?.has(line)) notInstrumented.push({ path: p, line })
+  }
+  const listed = new Set(notInstrumented.map((n) => `${n.path}:${n.line}`))
+  for (const sl of plan.silent ?? []) {
+    const p = paths[sl.file]
+    if (p === undefined || lineProbes.get(p)?.has(sl.line) === true || listed.has(`${p}:${sl.line}`)) continue
+    listed.add(`${p}:${sl.line}`)
+    notInstrumented.push({ path: p, line: sl.line, reason: sl.reason })
   }
   notInstrumented.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.line - b.line))
 

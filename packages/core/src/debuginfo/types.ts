@@ -101,7 +101,21 @@ export interface DebugFunction {
    * (no fall-in; sorted), and whether the function jumps through a register
    * or a table (to places not known). Absent: not known.
    */
-  blockKinds?: { jumpTargets: number[]; afterEnds: number[]; indirectJumps: boolean }
+  blockKinds?: {
+    jumpTargets: number[]
+    afterEnds: number[]
+    indirectJumps: boolean
+    /**
+     * Optional (blobs with the control flow): [target, offset of the jmp] of
+     * every direct jmp to a jumpTargets offset, the jmp's offset from this
+     * function's symbol, or with 'other' from the symbol of its other piece
+     * (the cold part, for a target in the function; the function, for a target
+     * in its cold part); -1: not known.
+     */
+    jumps?: Array<[target: number, from: number, where?: 'other']>
+    /** Optional (as jumps): afterEnds whose code before leaves the function (ret, a tail jmp). */
+    leaves?: number[]
+  }
   /** Ranges into lines / branches. */
   firstLine: number
   nrLines: number
@@ -120,6 +134,13 @@ export interface DebugLine {
   /** 1-based; 0: compiler-generated code without a line. */
   line: number
   isStmt: boolean
+  /**
+   * Optional: a statement row covering no code, of a line that has code
+   * elsewhere in the function: where the statement stood (a BUG() moved to a
+   * cold path, a sunk initialiser), not its code. Planning decides whether it
+   * proves its line (see plan/lines.ts).
+   */
+  marker?: boolean
 }
 
 export interface DebugBranch {

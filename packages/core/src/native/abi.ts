@@ -148,15 +148,20 @@ export const KCOV_CMP_CONST = 1
 export const KCOV_CMP_SIZE_SHIFT = 1
 
 /** struct kpc_blob_block_start */
-export const BlobBlockStart = { SIZE: 8, function: 0, offset: 4, kind: 8 } as const
+export const BlobBlockStart = { SIZE: 8, function: 0, offset: 4, kind: 8, from: 12 } as const
 /** struct kpc_blob_block_start.kind (entries of 12 bytes or more) */
 export const BlockStartKind = { JUMP_TARGET: 1, AFTER_END: 2, AFTER_INDIRECT: 3 } as const
+/** struct kpc_blob_block_start.from of an AFTER_END start (blobs with HAS_FLOW) */
+export const BlockEnd = { JUMP: 1, LEAVE: 2, TRAP: 3 } as const
+/** struct kpc_blob_block_start.from of a JUMP_TARGET start: the jmp is in the function's other piece */
+export const BS_FROM_OTHER = 0x80000000
 export const BlobFlag = {
   REL: 1 << 0,
   SPLIT_DEBUG: 1 << 1,
   NO_CODE: 1 << 2,
   HAS_BRANCHES: 1 << 3,
   HAS_INLINES: 1 << 4,
+  HAS_FLOW: 1 << 5,
 } as const
 export const ET_EXEC = 2
 
@@ -205,6 +210,7 @@ export const BlobLine = {
   flags: 30,
 } as const
 export const LINE_STMT = 1 << 0
+export const LINE_MARKER = 1 << 3
 
 /** struct kpc_blob_successor, inside struct kpc_blob_branch */
 export const BlobSuccessor = { function: 0, offset: 4, file: 12, line: 24 } as const

@@ -38,6 +38,9 @@ import {
   FnFlag,
   KcovSiteKind,
   LINE_STMT,
+  LINE_MARKER,
+  BlockEnd,
+  BS_FROM_OTHER,
   SecFlag,
 } from './abi.ts'
 import { kpcDebuginfoLoad, kpcDebuginfoLoadSplit, kpcFree, kpcLastError, memcpyFrom } from './lib.ts'
@@ -202,6 +205,7 @@ export function parseDebugInfo(blob: Uint8Array, path?: string): DebugInfo {
   const branchesT = table(BlobHeader.branches, BlobBranch.SIZE, 'branches')
   const blockStartsT = table(BlobHeader.block_starts, BlobBlockStart.SIZE, 'block_starts')
   const kcovSitesT = table(BlobHeader.kcov_sites, BlobKcovSite.SIZE, 'kcov_sites')
+  const hasFlow = (dv.getUint32(BlobHeader.flags, true) & BlobFlag.HAS_FLOW) !== 0
 
   const decoder = new TextDecoder('utf-8')
   const cache = new Map<number, string>()
@@ -276,11 +280,26 @@ export function parseDebugInfo(blob: Uint8Array, path?: string): DebugInfo {
       if (kind === BlockStartKind.JUMP_TARGET && k.jumpTargets[k.jumpTargets.length - 1] !== offset) k.jumpTargets.push(offset)
       if ((kind === BlockStartKind.AFTER_END || kind === BlockStartKind.AFTER_INDIRECT) && k.afterEnds[k.afterEnds.length - 1] !== offset) k.afterEnds.push(offset)
       if (kind === BlockStartKind.AFTER_INDIRECT) k.indirectJumps = true
+      if (hasFlow) {
+        const from = u32(at + BlobBlockStart.from)
+        if (kind === BlockStartKind.JUMP_TARGET) {
+          const other = (from & BS_FROM_OTHER) !== 0
+          const at = (from & ~BS_FROM_OTHER) >>> 0
+          ;(k.jumps ??= []).push(at === 0 ? [offset, -1] : other ? [offset, at - 1, 'other'] : [offset, at - 1])
+        }
+        if (kind === BlockStartKind.AFTER_END && from === BlockEnd.LEAVE) (k.leaves ??= []).push(offset)
+      }
     }
   }
   // A blob with kinds says it for every function, those without block starts too.
   if (blockStartsT.stride >= BlobBlockStart.kind + 4) {
-    for (const fn of functions) fn.blockKinds ??= { jumpTargets: [], afterEnds: [], indirectJumps: false }
+    for (const fn of functions) {
+      fn.blockKinds ??= { jumpTargets: [], afterEnds: [], indirectJumps: false }
+      if (hasFlow) {
+        fn.blockKinds.jumps ??= []
+        fn.blockKinds.leaves ??= []
+      }
+    }
   }
 
   const lines: DebugLine[] = new Array(linesT.count)
@@ -295,6 +314,7 @@ export function parseDebugInfo(blob: Uint8Array, path?: string): DebugInfo {
       line: u32(at + BlobLine.line),
       isStmt: (dv.getUint16(at + BlobLine.flags, true) & LINE_STMT) !== 0,
     }
+    if (dv.getUint16(at + BlobLine.flags, true) & LINE_MARKER) line.marker = true
     if (fn !== undefined) line.function = fn
     lines[i] = line
   }

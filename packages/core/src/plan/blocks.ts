@@ -55,3 +55,15 @@ export function distinctLines(rows: readonly DebugLine[]): Array<[file: number, 
   }
   return out
 }
+
+/** The block holding an offset (blocks are sorted by start; the first starts at 0). */
+export function blockAt(blocks: readonly Block[], offset: number): Block {
+  let lo = 0
+  let hi = blocks.length - 1
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1
+    if (blocks[mid]!.start <= offset) lo = mid
+    else hi = mid - 1
+  }
+  return blocks[lo]!
+}

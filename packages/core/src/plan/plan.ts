@@ -23,9 +23,12 @@ import { createRequire } from 'node:module'
 import type picomatchType from 'picomatch'
 import type { DebugFunction, DebugInfo } from '../debuginfo/types.ts'
 import type {
-  Granularity, ModuleTarget, Plan, PlanBranch, PlanFunction, PlanProbe, PlanSkip, ProbeKind,
+  Granularity, ModuleTarget, Plan, PlanBranch, PlanFunction, PlanProbe, PlanSilentLine, PlanSkip, ProbeKind,
 } from './types.ts'
-import { distinctLines, probeOffset, splitBlocks, type Block } from './blocks.ts'
+import { blockAt, distinctLines, probeOffset, splitBlocks, type Block } from './blocks.ts'
+import { decideLines, type LinePiece } from './lines.ts'
+
+export { blockAt }
 
 /** picomatch, loaded when globs are given (not every process that loads this module plans or filters). */
 const picomatch = (globs: string[], options: picomatchType.PicomatchOptions): ((p: string) => boolean) =>
@@ -50,11 +53,19 @@ export interface PlanInput {
 export function planProbes(targets: readonly PlanInput[], options: PlanOptions): Plan {
   const plan: Plan = { version: 1, targets: [], files: [], functions: [], probes: [], branches: [] }
   const skipped: PlanSkip[] = []
+  const silent: PlanSilentLine[] = []
   const fileIndex = new Map<string, number>()
   for (const { target, debugInfo } of targets) {
-    planTarget(plan, skipped, fileIndex, target, debugInfo, options)
+    planTarget(plan, skipped, silent, fileIndex, target, debugInfo, options)
   }
   if (skipped.length > 0) plan.skipped = skipped
+  if (silent.length > 0) {
+    // A line the code of one function cannot decide is proven by no probe, in any function
+    // (a header's line inlined into several): its DA would speak for some of its runs only.
+    const keys = new Set(silent.map((s) => `${s.file}:${s.line}`))
+    for (const p of plan.probes) p.lines = p.lines.filter(([f, l]) => !keys.has(`${f}:${l}`))
+    plan.silent = silent
+  }
   return plan
 }
 
@@ -68,7 +79,7 @@ interface Part {
 }
 
 function planTarget(
-  plan: Plan, skipped: PlanSkip[], fileIndex: Map<string, number>,
+  plan: Plan, skipped: PlanSkip[], silent: PlanSilentLine[], fileIndex: Map<string, number>,
   target: ModuleTarget, di: DebugInfo, options: PlanOptions,
 ): void {
   const isVmlinux = target.name === 'vmlinux'
@@ -158,7 +169,7 @@ function planTarget(
       const entry = blocks
         ? splitBlocks(fn.size, [...(starts.get(fnIndex) ?? []), ...(fn.blockStarts ?? [])], rows)[0]!.rows
         : rows.filter((r) => r.offset === 0 && r.line > 0 && r.file > 0)
-      pf.entryProbe = addProbe(fn.symbol, 0, 'function', distinctLines(entry))
+      pf.entryProbe = addProbe(fn.symbol, 0, 'function', distinctLines(entry.filter((r) => r.marker !== true)))
       return
     }
 
@@ -172,7 +183,7 @@ function planTarget(
         }
         const first = new Map<string, number>()
         for (const r of rowsOf(part)) {
-          if (r.line <= 0 || r.file <= 0) continue
+          if (r.line <= 0 || r.file <= 0 || r.marker === true) continue
           const key = `${r.file}:${r.line}`
           if (!first.has(key)) first.set(key, r.offset)
         }
@@ -192,8 +203,8 @@ function planTarget(
       return
     }
 
-    // One probe per basic block.
-    const parts: Part[] = []
+    // One probe per basic block; the lines each block proves (lines.ts).
+    const pieceList: LinePiece[] = []
     for (const [k, i] of pieces.entries()) {
       const part = di.functions[i]!
       if (k > 0 && part.ambiguous) {
@@ -201,16 +212,26 @@ function planTarget(
         continue
       }
       const partStarts = [...(starts.get(i) ?? []), ...(part.blockStarts ?? [])]
-      const p: Part = { index: i, fn: part, blocks: splitBlocks(part.size, partStarts, rowsOf(part)), probeAt: new Map() }
-      const arms = successorStarts.get(i)
-      for (const block of p.blocks) {
+      pieceList.push({ index: i, fn: part, blocks: splitBlocks(part.size, partStarts, rowsOf(part)) })
+    }
+    const family = pieceList.flatMap((p) => di.branches.slice(p.fn.firstBranch, p.fn.firstBranch + p.fn.nrBranches))
+    const decided = decideLines(pieceList, family, endLine)
+    for (const sl of decided.silent) {
+      silent.push({ function: planFunction, file: planFile(sl.file), line: sl.line, reason: sl.reason })
+    }
+    const parts: Part[] = []
+    for (const [pi, piece] of pieceList.entries()) {
+      const k = piece.index === fnIndex ? 0 : 1
+      const p: Part = { index: piece.index, fn: piece.fn, blocks: piece.blocks, probeAt: new Map() }
+      const arms = successorStarts.get(piece.index)
+      for (const [bi, block] of p.blocks.entries()) {
         const isEntry = k === 0 && block.start === 0
         const isArm = granularity === 'branch' && arms?.has(block.start) === true
         let offset = isEntry ? 0 : probeOffset(block)
         if (offset === undefined && isArm) offset = block.start
         if (offset === undefined) continue
         const kind: ProbeKind = isEntry ? 'function' : isArm ? 'branch' : 'line'
-        const idx = addProbe(part.symbol, offset, kind, distinctLines(block.rows))
+        const idx = addProbe(piece.fn.symbol, offset, kind, decided.proves[pi]![bi]!)
         p.probeAt.set(block.start, idx)
         if (isEntry) pf.entryProbe = idx
       }
@@ -264,18 +285,6 @@ export function branchSuccessorStarts(di: DebugInfo): Map<number, number[]> {
     }
   }
   return starts
-}
-
-/** The block holding an offset (blocks are sorted by start; the first starts at 0). */
-export function blockAt(blocks: readonly Block[], offset: number): Block {
-  let lo = 0
-  let hi = blocks.length - 1
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1
-    if (blocks[mid]!.start <= offset) lo = mid
-    else hi = mid - 1
-  }
-  return blocks[lo]!
 }
 
 /**

@@ -33,6 +33,24 @@ export interface Plan {
   branches: PlanBranch[]
   /** Optional: code the plan leaves out, and why (none: absent or empty). */
   skipped?: PlanSkip[]
+  /**
+   * Optional: source lines no probe proves because the machine code cannot
+   * tell whether they ran (plan/lines.ts), sorted by function, file, line;
+   * absent: none. Reports give them no DA and list them as not instrumented.
+   */
+  silent?: PlanSilentLine[]
+}
+
+/**
+ * A line left silent (plan/lines.ts). 'return-shared': a return statement
+ * whose way out of the function a path that does not pass its statement
+ * enters from a condition (a clamp's return, duplicated into one exit).
+ */
+export interface PlanSilentLine {
+  function: number
+  file: number
+  line: number
+  reason: 'return-shared'
 }
 
 export interface PlanTarget {

@@ -9,6 +9,7 @@ import path from 'node:path'
 import type { CoverageMap } from 'istanbul-lib-coverage'
 import type { Watermarks } from 'istanbul-lib-report'
 import { writeReports, type ReporterSpec } from './reports.ts'
+import type { NotInstrumentedLine } from '../coverage/coverage-map.ts'
 
 export interface ConsoleOutput {
   write(text: string): unknown
@@ -45,4 +46,15 @@ export function printReports(
   } finally {
     rmSync(tmp, { recursive: true, force: true })
   }
+}
+
+/**
+ * The line a terminal report ends with when lines were left out because the
+ * machine code cannot tell whether they ran (so that silence is not taken for
+ * coverage); undefined when none were. `list` names where they are listed.
+ */
+export function leftOutNote(lines: readonly NotInstrumentedLine[], list: string): string | undefined {
+  const n = lines.filter((l) => l.reason !== undefined).length
+  if (n === 0) return undefined
+  return `${n} line${n === 1 ? '' : 's'} left out: the machine code cannot tell whether ${n === 1 ? 'it' : 'they'} ran; see ${list}\n`
 }

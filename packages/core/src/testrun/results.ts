@@ -8,7 +8,8 @@ import libCoverage, { type CoverageMap, type CoverageMapData } from 'istanbul-li
 import type { Watermarks } from 'istanbul-lib-report'
 import type { CoverageMapper, NotInstrumentedLine } from '../coverage/coverage-map.ts'
 import { mergeCoverageMaps } from '../coverage/merge.ts'
-import { isConsoleReporter, printReports, type ConsoleOutput } from '../reports/console.ts'
+import path from 'node:path'
+import { isConsoleReporter, leftOutNote, printReports, type ConsoleOutput } from '../reports/console.ts'
 import type { ReporterSpec } from '../reports/reports.ts'
 import { writeRunOutputs } from '../reports/run-outputs.ts'
 import { KprobecovError } from '../errors.ts'
@@ -96,5 +97,7 @@ export function writeResults(results: TestRunResults, options: WriteResultsOptio
     ...(results.notInstrumented.length > 0 ? { notInstrumented: results.notInstrumented } : {}),
   })
   printReports(merged, options.reporters, results.root, options.out, options.watermarks)
+  const note = leftOutNote(results.notInstrumented, path.join(options.dir, 'not-instrumented.json'))
+  if (note !== undefined && options.reporters.some(isConsoleReporter)) options.out.write(note)
   return merged
 }
