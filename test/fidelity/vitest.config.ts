@@ -1,5 +1,7 @@
-// The corpus' cases, one test file each, one file at a time. FIDELITY_KO is the build the
-// user would have (not gcov's), FIDELITY_OUT where the reports go (one per backend).
+// The corpus' cases, one test file each, one file at a time, in one worker (isolate: false:
+// no new module graph per file; the worker still hands its counters over after each file, so
+// per-test-file reports hold). FIDELITY_KO is the build the user would have (not gcov's),
+// FIDELITY_OUT where the reports go (one per backend).
 import { defineConfig } from 'vitest/config'
 import kprobecov from '@kprobecov/vitest'
 
@@ -8,6 +10,7 @@ export default defineConfig({
   test: {
     include: ['cases/*.test.ts'],
     fileParallelism: false,
+    isolate: false,
     coverage: { reportsDirectory: process.env.FIDELITY_OUT ?? 'coverage', reporter: ['lcovonly'] },
   },
 })
