@@ -17,6 +17,7 @@
 #include <linux/string.h>
 #include <linux/uaccess.h>
 #include "fidelity_inline.h"
+#include "fidelity_os.h"
 
 static int fid_sink;
 static int fid_init_value;
@@ -272,6 +273,10 @@ static int fid_run(const char *text)
 		return fid_noreturn(a);
 	if (!strcmp(name, "macro"))
 		return fid_macro(a, b);
+	if (!strcmp(name, "elseif_os"))
+		return fid_elseif_os(text + strlen("elseif_os "));
+	if (!strcmp(name, "clamp_os"))
+		return fid_clamp_os(a, b);
 	return -ENOENT;
 }
 

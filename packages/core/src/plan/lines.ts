@@ -60,6 +60,12 @@ export interface LineDecision {
   /** proves[p][b]: the [file, line] pairs block b of piece p proves, in row order. */
   proves: Array<Array<Array<[file: number, line: number]>>>
   silent: SilentLine[]
+  /**
+   * Whether the block starting at `offset` of piece `piece` is entered only from
+   * the block holding `from` of piece `fromPiece` (pieces by their place in the
+   * list); undefined without the control flow graph.
+   */
+  onlyFrom(piece: number, offset: number, fromPiece: number, from: number): boolean | undefined
 }
 
 const ENTRY = -1
@@ -71,6 +77,7 @@ export function decideLines(pieces: readonly LinePiece[], branches: readonly Deb
     return {
       proves: pieces.map((p) => p.blocks.map((b) => distinct(b.rows.filter((r) => r.marker !== true)))),
       silent: [],
+      onlyFrom: () => undefined,
     }
   }
   const g = buildGraph(pieces, branches)
@@ -118,7 +125,19 @@ export function decideLines(pieces: readonly LinePiece[], branches: readonly Deb
     return distinct(b.rows).filter(([f, l]) => proving.get(`${f}:${l}`)?.has(node) === true)
   }))
   silent.sort((a, b) => a.file - b.file || a.line - b.line)
-  return { proves, silent }
+  const nodeAt = (piece: number, offset: number) => {
+    const block = blockAt(pieces[piece]!.blocks, offset)
+    return block.start === offset ? g.base[piece]! + pieces[piece]!.blocks.indexOf(block) : -1
+  }
+  return {
+    proves,
+    silent,
+    onlyFrom(piece, offset, fromPiece, from) {
+      const node = nodeAt(piece, offset)
+      const src = g.base[fromPiece]! + pieces[fromPiece]!.blocks.indexOf(blockAt(pieces[fromPiece]!.blocks, from))
+      return node >= 0 && !g.unknownWayIn.has(node) && g.pred[node]!.length === 1 && g.pred[node]![0] === src
+    },
+  }
 }
 
 interface Graph {

@@ -259,8 +259,16 @@ function planTarget(
         // The fall-through successor is reached only from this jump when no other
         // known jump targets it (blockStarts may hold unconditional jump targets).
         const ft = b.fallthrough
-        const exclusive = ft.function === part.index && successorStarts.get(ft.function)?.get(ft.offset) === 1 &&
-          !(part.fn.blockStarts ?? []).includes(ft.offset)
+        const partAt = pieceList.findIndex((p) => p.index === part.index)
+        const onlyFrom = decided.onlyFrom(partAt, ft.offset, partAt, b.offset)
+        // With the control flow graph: an arm is reported only where its count is the jump's,
+        // i.e. nothing but this jump enters the fall-through (taken = source - fall-through).
+        if (onlyFrom === false) {
+          skipped.push({ target: targetIndex, symbol: part.fn.symbol, offset: b.offset, reason: 'branch-join' })
+          continue
+        }
+        const exclusive = onlyFrom ?? (ft.function === part.index && successorStarts.get(ft.function)?.get(ft.offset) === 1 &&
+          !(part.fn.blockStarts ?? []).includes(ft.offset))
         const source = exclusive ? part.probeAt.get(blockAt(part.blocks, b.offset).start) : undefined
         if (source !== undefined && source !== fallthrough) pb.source = source
         plan.branches.push(pb)

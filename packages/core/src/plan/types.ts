@@ -118,12 +118,14 @@ export interface PlanBranch {
  * the same symbol, so the kernel could not be told which one to probe;
  * 'no-dwarf': no debug info describes the function; 'branch-leaves-function':
  * a conditional jump whose successor is outside its function (a conditional
- * tail call), so it has no arm probe and is not a PlanBranch.
+ * tail call), so it has no arm probe and is not a PlanBranch; 'branch-join':
+ * a conditional jump whose fall-through other paths also enter, so that no
+ * count says how often the jump went either way (not a PlanBranch either).
  */
 export interface PlanSkip {
   target: number
   symbol: string
   /** Of the jump, for 'branch-leaves-function'. */
   offset?: number
-  reason: 'ambiguous' | 'no-dwarf' | 'branch-leaves-function'
+  reason: 'ambiguous' | 'no-dwarf' | 'branch-leaves-function' | 'branch-join'
 }
