@@ -6,8 +6,8 @@
 #
 # 1. The truth: the gcov build of the corpus is loaded; for each case its inputs
 #    (cases/<case>.txt) are written to /dev/kpc_fidelity between a reset of gcov's counters
-#    and a copy of the module's .gcda (RESULT_DIR/fidelity/gcov/<case>.gcda); then all the
-#    cases in one go (merged.gcda).
+#    and a copy of the module's .gcda files, one per object (RESULT_DIR/fidelity/gcov/<case>/);
+#    then all the cases in one go (gcov/merged/).
 # 2. The measured: the build a user has is loaded, and the cases' Vitest suite (one test
 #    file per case) runs with kernel coverage under the kprobe backend, then under KCOV
 #    (RESULT_DIR/fidelity/<backend>/).
@@ -28,16 +28,17 @@ fail() { echo "fidelity: $*" >&2; echo "passed 0 failed 1" >"$results/fidelity.r
 feed() { while IFS= read -r line; do [ -n "$line" ] && printf '%s' "$line" >/dev/kpc_fidelity; done <"$1"; }
 
 insmod "$gcov_ko" || fail "cannot load $gcov_ko"
-gcda=$(find "$gcovfs" -name fidelity.gcda | head -n 1)
-[ -n "$gcda" ] || fail "no fidelity.gcda under $gcovfs (CONFIG_GCOV_KERNEL?)"
+gcdas=$(find "$gcovfs" -name 'fidelity*.gcda')
+[ -n "$gcdas" ] || fail "no .gcda of the corpus under $gcovfs (CONFIG_GCOV_KERNEL?)"
+keep() { mkdir -p "$out/gcov/$1" && for g in $gcdas; do cp "$g" "$out/gcov/$1/"; done; }
 for f in "$here"/cases/*.txt; do
 	echo 1 >"$gcovfs/reset"
 	feed "$f"
-	cp "$gcda" "$out/gcov/$(basename "$f" .txt).gcda"
+	keep "$(basename "$f" .txt)"
 done
 echo 1 >"$gcovfs/reset"
 for f in "$here"/cases/*.txt; do feed "$f"; done
-cp "$gcda" "$out/gcov/merged.gcda"
+keep merged
 rmmod kpc_fidelity || fail "the gcov build does not unload"
 
 insmod "$plain" || fail "cannot load $plain"
@@ -53,5 +54,5 @@ done
 rmmod kprobecov
 rmmod kpc_fidelity
 
-FIDELITY_DIR=$out FIDELITY_GCNO=$root/build/debug/test/fidelity/corpus-gcov/fidelity.gcno \
+FIDELITY_DIR=$out FIDELITY_GCNO=$root/build/debug/test/fidelity/corpus-gcov \
 	"$root/scripts/node-suite.sh" "$results/fidelity.result" "$here/check.test.ts"

@@ -28,7 +28,9 @@
  *   ('return-shared'). Other returns reach a shared exit by a jump or a fall
  *   from their own statement, which does not make L silent; nor does a
  *   condition on a later line of the same file (it jumps past its own body
- *   to what follows it, which is not L).
+ *   to what follows it, which is not L), nor one whose block runs code of
+ *   another line after the condition (that return's value, set before the
+ *   jump).
  *
  * The control flow graph comes from the debug info (DebugFunction.blockKinds
  * jumps and leaves, the branches' successors). Where it is not known, edges
@@ -245,15 +247,19 @@ function buildGraph(pieces: readonly LinePiece[], branches: readonly DebugBranch
 
 /**
  * The blocks from `start` (itself included) straight to a block that leaves
- * the function: each with one successor, entered by no conditional jump's arm
- * of its own, and holding rows of L, of the function's closing line, or no
- * statement row of another line; undefined when `start` does not run out so.
+ * the function: each ending in no conditional jump, with one successor, and
+ * holding (the first from L's first row on) rows of L, of the function's
+ * closing line, or no statement row of another line; undefined when `start`
+ * does not run out so.
  */
 function straightRun(g: Graph, start: number, file: number, line: number, endLine: number): number[] | undefined {
-  const quiet = (node: number) => g.rows[node]!.every((r) => (r.file === file && r.line === line) || r.line === endLine || !r.isStmt)
+  const own = (r: DebugLine) => r.file === file && r.line === line
+  const quiet = (rows: readonly DebugLine[]) => rows.every((r) => own(r) || r.line === endLine || !r.isStmt || r.marker === true)
   const run: number[] = []
   for (let x = start; ;) {
-    if (run.length > 64 || run.includes(x) || !quiet(x)) return undefined
+    // In the first block, from L's first row on.
+    const rows = x === start ? g.rows[x]!.slice(Math.max(0, g.rows[x]!.findIndex(own))) : g.rows[x]!
+    if (run.length > 64 || run.includes(x) || !quiet(rows)) return undefined
     run.push(x)
     if (g.leaves.has(x)) return run
     const next = g.succ[x]!
@@ -281,10 +287,24 @@ function jumpedIntoReturn(
       const cond = g.condEdges.get(`${p}>${x}`)
       // A condition after L in the same file jumps to code after it, not to L (kvstore's
       // `if (copy_to_user(…)) return -EFAULT; return 0;` into an exit holding an earlier return's row).
-      if (reach.has(p) && !s.has(p) && !run.has(p) && cond !== undefined && !(cond[0] === file && cond[1] > line)) return true
+      if (reach.has(p) && !s.has(p) && !run.has(p) && cond !== undefined && !(cond[0] === file && cond[1] > line) &&
+        !ranOtherCode(g.rows[p]!, file, line)) return true
     }
   }
   return false
+}
+
+/**
+ * Whether a block, after its last statement row (the condition's), runs code of a line
+ * other than L and than that statement's: the path then leaves with another statement's
+ * code (`if (a == 0) return 0;` whose zero is set before the jump), not L's.
+ */
+function ranOtherCode(rows: readonly DebugLine[], file: number, line: number): boolean {
+  let last = -1
+  rows.forEach((r, i) => { if (r.isStmt && r.marker !== true) last = i })
+  const cond = last >= 0 ? rows[last]! : undefined
+  return rows.slice(last + 1).some((r) => r.marker !== true && !(r.file === file && r.line === line) &&
+    !(cond !== undefined && r.file === cond.file && r.line === cond.line))
 }
 
 function distinct(rows: readonly DebugLine[]): Array<[number, number]> {
