@@ -7,6 +7,7 @@ import { planProbes } from '../src/plan/plan.ts'
 import { createCoverageMapper, notInstrumentedLines, toCoverageMap, LINE_END_COLUMN } from '../src/coverage/coverage-map.ts'
 import { mergeCoverageMaps } from '../src/coverage/merge.ts'
 import { reportPath } from '../src/coverage/paths.ts'
+import { leftOutNote } from '../src/reports/console.ts'
 import { FAKE_H, FAKE_ROOT, fakeDebugInfo } from './fake-debuginfo.ts'
 
 const plan = planProbes([{ target: { name: 'fakemod', granularity: 'branch' }, debugInfo: fakeDebugInfo() }], { root: FAKE_ROOT })
@@ -171,4 +172,19 @@ test('maps of different shapes (other refused probes) merge as Istanbul merges t
   // Istanbul appends entries only b had; the merge keeps location order.
   assert.deepEqual(branches(istanbul, 'fake.c'), ['61#0:12/0', '12#0:2/3', '22#0:0/4'])
   assert.deepEqual(branches(merged, 'fake.c'), ['12#0:2/3', '22#0:0/4', '61#0:12/0'])
+})
+
+test('a line the plan leaves silent is no statement, listed with its reason, and counted by the text reports\' note', () => {
+  const fakeC = plan.files.findIndex((f) => f.endsWith('fake.c'))
+  const silent = structuredClone(plan)
+  for (const p of silent.probes) p.lines = p.lines.filter(([f, l]) => !(f === fakeC && l === 13))
+  silent.silent = [{ function: 0, file: fakeC, line: 13, reason: 'return-shared' }]
+  const mapper = createCoverageMapper(silent, (i) => i === 7, options)
+  assert.equal(lines(mapper.toCoverageMap(COUNTS), 'fake.c')[13], undefined)
+  assert.deepEqual(mapper.notInstrumented, [
+    { path: 'fake.c', line: 13, reason: 'return-shared' }, { path: 'fake.c', line: 33 },
+  ])
+  assert.equal(leftOutNote(mapper.notInstrumented, 'coverage/not-instrumented.json'),
+    '1 line left out: the machine code cannot tell whether it ran; see coverage/not-instrumented.json\n')
+  assert.equal(leftOutNote([{ path: 'fake.c', line: 33 }], 'x'), undefined)
 })
