@@ -41,7 +41,7 @@
  * line, as before.
  */
 import type { DebugBranch, DebugFunction, DebugLine } from '../debuginfo/types.ts'
-import { blockAt, type Block } from './blocks.ts'
+import { blockAt, distinctLines, type Block } from './blocks.ts'
 
 export type SilentReason = 'return-shared'
 
@@ -77,7 +77,7 @@ export function decideLines(pieces: readonly LinePiece[], branches: readonly Deb
   const flow = pieces.every((p) => p.fn.blockKinds?.jumps !== undefined && p.fn.blockKinds.leaves !== undefined)
   if (!flow) {
     return {
-      proves: pieces.map((p) => p.blocks.map((b) => distinct(b.rows.filter((r) => r.marker !== true)))),
+      proves: pieces.map((p) => p.blocks.map((b) => distinctLines(b.rows.filter((r) => r.marker !== true)))),
       silent: [],
       onlyFrom: () => undefined,
     }
@@ -124,7 +124,7 @@ export function decideLines(pieces: readonly LinePiece[], branches: readonly Deb
 
   const proves = pieces.map((p, pi) => p.blocks.map((b, bi) => {
     const node = g.base[pi]! + bi
-    return distinct(b.rows).filter(([f, l]) => proving.get(`${f}:${l}`)?.has(node) === true)
+    return distinctLines(b.rows).filter(([f, l]) => proving.get(`${f}:${l}`)?.has(node) === true)
   }))
   silent.sort((a, b) => a.file - b.file || a.line - b.line)
   const nodeAt = (piece: number, offset: number) => {
@@ -305,16 +305,4 @@ function ranOtherCode(rows: readonly DebugLine[], file: number, line: number): b
   const cond = last >= 0 ? rows[last]! : undefined
   return rows.slice(last + 1).some((r) => r.marker !== true && !(r.file === file && r.line === line) &&
     !(cond !== undefined && r.file === cond.file && r.line === cond.line))
-}
-
-function distinct(rows: readonly DebugLine[]): Array<[number, number]> {
-  const seen = new Set<string>()
-  const out: Array<[number, number]> = []
-  for (const r of rows) {
-    const key = `${r.file}:${r.line}`
-    if (seen.has(key)) continue
-    seen.add(key)
-    out.push([r.file, r.line])
-  }
-  return out
 }
