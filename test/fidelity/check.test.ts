@@ -36,7 +36,7 @@ function gcovData(gcdaDir: string): { lines: Counts; arms: Arms } {
       const object = basename(gcda, '.gcda')
       copyFileSync(join(gcnoDir, `${object}.gcno`), join(tmp, `${object}.gcno`))
       copyFileSync(join(gcdaDir, gcda), join(tmp, gcda))
-      const json = JSON.parse(execFileSync('gcov', ['--json-format', '--stdout', gcda], { cwd: tmp, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as {
+      const json = JSON.parse(execFileSync('gcov', ['--json-format', '--stdout', '--branch-probabilities', gcda], { cwd: tmp, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as {
         files: Array<{ file: string; lines: GcovLine[] }>
       }
       for (const f of json.files) {
@@ -87,6 +87,19 @@ function leftOut(backend: string): number {
 
 interface Row { compared: number; wrongRun: string[]; wrongNotRun: string[]; onlyGcov: number; onlyMeasured: number; leftOut: number }
 interface BranchRow { lines: number; arms: number; wrongTaken: string[]; wrongNotTaken: string[]; onlyGcov: number; onlyMeasured: number }
+
+function compare(truth: Counts, measured: Counts): Row {
+  const row: Row = { compared: 0, wrongRun: [], wrongNotRun: [], onlyGcov: 0, onlyMeasured: 0, leftOut: 0 }
+  for (const [key, t] of truth) {
+    const m = measured.get(key)
+    if (m === undefined) { row.onlyGcov++; continue }
+    row.compared++
+    if (m > 0 && t === 0) row.wrongRun.push(key)
+    if (m === 0 && t > 0) row.wrongNotRun.push(key)
+  }
+  for (const key of measured.keys()) if (!truth.has(key)) row.onlyMeasured++
+  return row
+}
 
 /**
  * Branches, per line both report arms for. Machine jumps and gcov's arcs need not pair one to
