@@ -26,8 +26,18 @@ type Arms = Map<string, number[]> // "file:line" -> the count of each arm on tha
 
 interface GcovLine { line_number: number; count: number; branches?: Array<{ count: number; throw?: boolean }> }
 
+const gcovCache = new Map<string, { lines: Counts; arms: Arms }>()
+
 /** gcov's line counts and branch arcs (throws left out) for the .gcda files of one directory. */
 function gcovData(gcdaDir: string): { lines: Counts; arms: Arms } {
+  const cached = gcovCache.get(gcdaDir)
+  if (cached) return cached
+  const data = readGcov(gcdaDir)
+  gcovCache.set(gcdaDir, data)
+  return data
+}
+
+function readGcov(gcdaDir: string): { lines: Counts; arms: Arms } {
   const lines: Counts = new Map()
   const arms: Arms = new Map()
   const tmp = mkdtempSync(join(tmpdir(), 'kpc-fidelity-'))
