@@ -115,6 +115,21 @@ test('report: the reports of a saved run, written again with other reporters; th
   assert.deepEqual(readRun(dir), fakeRun(true))
 })
 
+test('report: a line the plan leaves silent has no DA, is listed with its reason, and the text report counts it', async () => {
+  const run = fakeRun(false)
+  const fakeC = run.plan.files.findIndex((f) => f.endsWith('fake.c'))
+  run.plan = structuredClone(run.plan)
+  for (const p of run.plan.probes) p.lines = p.lines.filter(([f, l]) => !(f === fakeC && l === 13))
+  run.plan.silent = [{ function: 0, file: fakeC, line: 13, reason: 'return-shared' }]
+  const dir = savedRun('silent', run)
+  const r = await cli(['report', '--out', dir, '-r', 'lcovonly', '-r', 'text-summary'])
+  assert.equal(r.status, 0, r.stderr)
+  assert.ok(r.stdout.endsWith(`1 line left out: the machine code cannot tell whether it ran; see ${path.join(dir, 'not-instrumented.json')}\n`), r.stdout)
+  assert.doesNotMatch(readFileSync(path.join(dir, 'lcov.info'), 'utf8'), /^DA:13,/m)
+  assert.deepEqual(JSON.parse(readFileSync(path.join(dir, 'not-instrumented.json'), 'utf8')),
+    [{ path: 'drv/fake.c', line: 13, reason: 'return-shared' }, { path: 'drv/fake.c', line: 41 }, { path: 'drv/fake.c', line: 42 }])
+})
+
 test('report: a broken saved run is an error of one line, and the directory stays as it was', async () => {
   const dir = savedRun('broken', fakeRun(false))
   writeFileSync(path.join(dir, RUN_FILE), '{"kprobecov":"run","version":1,"plan":{"probes":[]},"counts":[1]}')
