@@ -134,6 +134,14 @@ if [ ! -f "$entry/kernel.env" ]; then
 	(cd "$tmp" && apt-get download -qq "$image" "$headers" "${parts[@]}" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2 || true)
 	for p in "$image" "$headers" "${parts[@]}"; do
 		debs=("$tmp/${p}_"*.deb)
+		if [ ! -f "${debs[0]}" ] && [ -z "${KPC_APT_REFRESHED:-}" ]; then
+			# Lists older than the archive (a security update replaced the release they
+			# name): refresh them once and resolve again.
+			rm -rf "$tmp"
+			apt_update
+			exec 9>&-
+			KPC_APT_REFRESHED=1 exec "$0" ${env_file:+--env "$env_file"} "$version"
+		fi
 		[ -f "${debs[0]}" ] || die "apt-get download $p failed"
 		dpkg-deb -x "${debs[0]}" "$tmp/tree"
 	done
