@@ -16,10 +16,17 @@
 #                   for the kernel suites, make demo with its output checked, the packages
 #                   packed and installed into fresh projects and run in a guest as a user
 #                   would (test/install/run.sh), then one boot of
-#                   the debug kernel for the kernel suites again, built-in code and KCOV; the
-#                   last line is the totals: `N passed, M failed`
+#                   the debug kernel for the kernel suites again, built-in code and KCOV, and
+#                   one boot of each other kernel (KERNELS) for the C selftests; the last
+#                   line is the totals: `N passed, M failed`
 #   make demo       setup, build, then the example driver's Vitest suite with kernel coverage
 #                   in a guest; prints the coverage summary and where the HTML report is
+#   make build-kernels  fetch (once; cached) each Debian kernel of KERNELS and build the
+#                   kernel suites' modules against it in build/k<series>/
+#                   (scripts/build-for-kernel.sh)
+#   make test-kernels  build, build-kernels, then every kernel suite (the C selftests, the
+#                   core's guest tests, the front ends) in one boot of the stock kernel and
+#                   of each of KERNELS; suites named k<series>-<suite>; totals last
 #   make bench      setup, build, build-debug, then one guest boot of the stock kernel and
 #                   one of the debug kernel (KCOV against kprobecov) that write BENCHMARKS.md
 #   make clean      build outputs (not node_modules, not the cache of kernels and Node)
@@ -34,6 +41,15 @@ GUEST_SUITES := core-guest core-guest-cli frontends
 # The debug guest's suites (kmod/tests/run-in-debug-guest.sh), named debug-<suite>.
 DEBUG_SUITES := $(addprefix debug-,abi_test probes_test module_test attach_test events_test \
 	stress_test ftrace_test privilege_test kmod-unload vmlinux kcov fidelity)
+# Debian kernels besides the stock one, by series (scripts/debian-kernel.sh resolves each
+# to its newest release in apt's lists and fetches it once into the cache). In `make test`
+# each gets one guest boot for the C selftests (KERNEL_SUITES), named k<series>-<suite>;
+# `make test-kernels` runs every kernel suite on each, and on the stock one.
+# (The front ends are not in `make test` yet: the example's Vitest run stalls on 6.12.)
+KERNELS := 6.12
+KERNEL_SUITES := abi_test probes_test module_test attach_test events_test stress_test \
+	ftrace_test privilege_test kmod-unload
+KERNEL_TEST_SUITES := $(foreach k,$(KERNELS),k$(k)-guest-run $(addprefix k$(k)-,$(KERNEL_SUITES)))
 GUEST_TIMEOUT ?= 1800
 DEBUG_GUEST_TIMEOUT ?= 2400
 BENCH_TIMEOUT ?= 3000
@@ -44,7 +60,7 @@ ENV := set -a && . ./build/setup.env && set +a &&
 # And those of scripts/debug-kernel.sh (DEBUG_KERNEL_IMAGE, DEBUG_KDIR, DEBUG_KVER).
 DEBUG_ENV := set -a && . ./build/setup.env && . ./build/debug-kernel.env && set +a &&
 
-.PHONY: setup build debug-kernel build-debug typecheck demo test bench clean
+.PHONY: setup build debug-kernel build-debug build-kernels typecheck demo test test-kernels bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -89,6 +105,23 @@ build-debug: build debug-kernel
 			$(addprefix linux-source-$${v%.*}/,$(DEBUG_KERNEL_FILES)) && touch "$$stamp"; \
 	fi
 
+build-kernels: setup
+	@for k in $(KERNELS); do scripts/build-for-kernel.sh "$$k"; done
+
+# One boot of kernel $(1) (a series of KERNELS) running kmod/tests/run-in-kernel-guest.sh
+# with the suites $(2) besides the selftests; results in $(RESULTS)/k$(1)-<suite>.result,
+# the boot itself as k$(1)-guest-run (it fails on a kernel warning).
+# A shell command (recipes chain one per kernel with ;).
+define kernel_guest
+	(set -a && . build/k$(1)/kernel.env && set +a && rm -rf $(RESULTS)/k$(1) && \
+	if KPROBECOV_GUEST_SUITES='$(2)' scripts/guest-run.sh --kernel "$$KERNEL_IMAGE" \
+		--modules "$$KERNEL_MODULES" --timeout $(GUEST_TIMEOUT) --out build/k$(1)/guest -- \
+		kmod/tests/run-in-kernel-guest.sh build/k$(1) $(RESULTS)/k$(1); \
+	then r='passed 1 failed 0'; else r='passed 0 failed 1'; fi; \
+	echo "$$r" >$(RESULTS)/k$(1)-guest-run.result; \
+	for f in $(RESULTS)/k$(1)/*.result; do [ -f "$$f" ] && cp "$$f" "$(RESULTS)/k$(1)-$${f##*/}"; done; true)
+endef
+
 typecheck: setup
 	@$(ENV) "$$PNPM" -s typecheck
 
@@ -98,7 +131,7 @@ demo: build
 # A suite's failure is written to its result, not returned, so that every suite runs and
 # the totals come last. The guest run is a suite of its own: it fails when a command in it
 # fails or when the guest's kernel log shows a warning, lockdep or KASAN report, etc.
-test: build build-debug
+test: build build-debug build-kernels
 	@rm -rf $(RESULTS) && mkdir -p $(RESULTS)
 	@$(ENV) if "$$PNPM" -s typecheck; then r='passed 1 failed 0'; else r='passed 0 failed 1'; fi; \
 	echo "$$r" >$(RESULTS)/typecheck.result
@@ -121,7 +154,23 @@ test: build build-debug
 	then r='passed 1 failed 0'; else r='passed 0 failed 1'; fi; \
 	echo "$$r" >$(RESULTS)/debug-guest-run.result; \
 	for f in $(RESULTS)/debug/*.result; do [ -f "$$f" ] && cp "$$f" "$(RESULTS)/debug-$${f##*/}"; done; true
-	@scripts/totals.sh $(RESULTS) $(HOST_SUITES) guest-run $(GUEST_SUITES) demo install debug-guest-run $(DEBUG_SUITES)
+	@$(foreach k,$(KERNELS),$(call kernel_guest,$(k),);) true
+	@scripts/totals.sh $(RESULTS) $(HOST_SUITES) guest-run $(GUEST_SUITES) demo install debug-guest-run $(DEBUG_SUITES) \
+		$(KERNEL_TEST_SUITES)
+
+# Every kernel suite on every kernel: the stock one's run as in `make test`, named k<series
+# of the stock kernel>-<suite>, then each of KERNELS with the core's guest tests too.
+STOCK_SERIES = $(shell . build/setup.env && v=$${KVER%%-*} && echo $${v%.*})
+test-kernels: build build-kernels
+	@rm -rf $(RESULTS) && mkdir -p $(RESULTS)
+	@s=$(STOCK_SERIES); if scripts/guest-run.sh --timeout $(GUEST_TIMEOUT) --out build/guest -- \
+		kmod/tests/run-in-guest.sh $(RESULTS)/k$$s; \
+	then r='passed 1 failed 0'; else r='passed 0 failed 1'; fi; \
+	echo "$$r" >$(RESULTS)/k$$s-guest-run.result; \
+	for f in $(RESULTS)/k$$s/*.result; do [ -f "$$f" ] && cp "$$f" "$(RESULTS)/k$$s-$${f##*/}"; done; true
+	@$(foreach k,$(KERNELS),$(call kernel_guest,$(k),core-guest frontends);) true
+	@scripts/totals.sh $(RESULTS) $(addprefix k$(STOCK_SERIES)-,guest-run $(KERNEL_SUITES) $(GUEST_SUITES)) \
+		$(foreach k,$(KERNELS),$(addprefix k$(k)-,guest-run $(KERNEL_SUITES) $(GUEST_SUITES)))
 
 bench: build build-debug
 	@scripts/guest-run.sh --timeout $(BENCH_TIMEOUT) -- sh -c \

@@ -18,6 +18,7 @@
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
 
+#include "compat.h"
 #include "kprobecov.h"
 
 unsigned long kpc_max_probes = 1UL << 20;
@@ -578,7 +579,7 @@ static int kpc_mmap(struct file *file, struct vm_area_struct *vma)
 	 * gets no view of the collector's counters, nor a reference that keeps
 	 * them and the module alive after the fd's owner closed it.
 	 */
-	vma->vm_flags |= VM_DONTCOPY;
+	kpc_vm_flags_set(vma, VM_DONTCOPY);
 	return remap_vmalloc_range(vma, area, 0);
 }
 
@@ -604,7 +605,7 @@ static const struct file_operations kpc_fops = {
 	.compat_ioctl = compat_ptr_ioctl,
 	.mmap = kpc_mmap,
 	.poll = kpc_poll,
-	.llseek = no_llseek,
+	/* No .llseek: lseek fails with ESPIPE (no_llseek, gone in 6.12, was NULL). */
 };
 
 static struct miscdevice kpc_misc = {

@@ -35,7 +35,7 @@
 #   124 the timeout ran out (QEMU is killed).
 #
 # The initramfs (busybox-static, the virtio/9p modules in the load order that modules.dep
-# gives, and scripts/guest-init.sh as /init) is built on first use and cached in
+# gives, uncompressed, and scripts/guest-init.sh as /init) is built on first use and cached in
 # $KPROBECOV_CACHE/initramfs/, keyed by kernel release and a hash of what goes into it.
 #
 # KPROBECOV_QEMU_ACCEL=kvm boots with KVM (-cpu host) where it works. The default is TCG:
@@ -185,10 +185,19 @@ if [ ! -f "$initramfs" ]; then
 	cp /bin/busybox "$tmp/root/bin/busybox"
 	cp "$ROOT/scripts/guest-init.sh" "$tmp/root/init"
 	chmod 755 "$tmp/root/init"
+	# Uncompressed: busybox's insmod passes the file to the kernel as it is, and not every
+	# kernel decompresses modules itself (Debian's 6.12 ships them as .ko.xz).
 	for m in "${load_order[@]}"; do
 		name=${m##*/}
-		cp "$moddir/$m" "$tmp/root/modules/"
-		printf '%s\n' "${name%.ko}" >>"$tmp/root/modules/list"
+		name=${name%%.ko*}
+		case $m in
+		*.ko) cp "$moddir/$m" "$tmp/root/modules/$name.ko" ;;
+		*.ko.xz) xz -dc "$moddir/$m" >"$tmp/root/modules/$name.ko" ;;
+		*.ko.zst) zstd -qdc "$moddir/$m" >"$tmp/root/modules/$name.ko" ;;
+		*.ko.gz) gzip -dc "$moddir/$m" >"$tmp/root/modules/$name.ko" ;;
+		*) die "cannot unpack module $m for the initramfs" ;;
+		esac
+		printf '%s\n' "$name" >>"$tmp/root/modules/list"
 	done
 	touch "$tmp/root/modules/list"
 	(cd "$tmp/root" && find . | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) >"$tmp/initramfs.cpio"

@@ -91,6 +91,20 @@ static noinline __noclone long kpc_target_b(long x)
 }
 
 /*
+ * Where a block of kpc_target_branch starts, as a probe's address: past the
+ * ENDBR64 the compiler puts at an address-taken label when the kernel has IBT
+ * (X86_KERNEL_IBT, on in Debian's 6.12): kprobes does not optimize a probe on
+ * an ENDBR64 (seen on 6.12), and the block's next instruction counts the same.
+ */
+#ifdef CONFIG_X86_KERNEL_IBT
+#include <asm/ibt.h>
+#define KPC_BLOCK(label) \
+	((unsigned long)(label) + (is_endbr(*(u32 *)(label)) ? ENDBR_INSN_SIZE : 0))
+#else
+#define KPC_BLOCK(label) ((unsigned long)(label))
+#endif
+
+/*
  * Has two successors whose offsets GET_INFO reports, for LINE/BRANCH probes
  * at non-zero offsets: "pos" runs only when x > 0, "neg" only otherwise.
  * With info, only reports them (the labels' addresses are taken here, so
@@ -101,8 +115,8 @@ static noinline __noclone long kpc_target_branch(long x, struct kpc_target_info 
 	long r;
 
 	if (info) {
-		info->branch_pos_offset = (unsigned long)&&pos - (unsigned long)kpc_target_branch;	/* KPC:branch_info_pos */
-		info->branch_neg_offset = (unsigned long)&&neg - (unsigned long)kpc_target_branch;	/* KPC:branch_info_neg */
+		info->branch_pos_offset = KPC_BLOCK(&&pos) - (unsigned long)kpc_target_branch;	/* KPC:branch_info_pos */
+		info->branch_neg_offset = KPC_BLOCK(&&neg) - (unsigned long)kpc_target_branch;	/* KPC:branch_info_neg */
 		return 0;	/* KPC:branch_info_ret */
 	}
 	if (x > 0) {	/* KPC:branch_if */

@@ -41,8 +41,8 @@ struct kpc_target_call {
 };
 
 struct kpc_target_info {
-	__u64 branch_pos_offset;	/* (out) bytes from kpc_target_branch to its x > 0 block */
-	__u64 branch_neg_offset;	/* (out) bytes from kpc_target_branch to its x <= 0 block */
+	__u64 branch_pos_offset;	/* (out) bytes from kpc_target_branch to its x > 0 block (past its ENDBR64) */
+	__u64 branch_neg_offset;	/* (out) bytes from kpc_target_branch to its x <= 0 block (past its ENDBR64) */
 	__u64 table_sum;		/* (out) sum of the table filled at init */
 	__u64 reserved;
 };

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Builds the modules the kernel suites load against another Debian kernel, fetched once
+# into the cache by scripts/debian-kernel.sh:
+#
+#   scripts/build-for-kernel.sh SERIES        e.g. 6.12
+#
+# into build/k<SERIES>/: kernel.env (KVER, KERNEL_IMAGE, KERNEL_MODULES, KDIR of the
+# kernel), kmod/kprobecov.ko, kmod/tests/target/{kpc_target,kpc_entry}.ko and
+# examples/kvstore/driver/kvstore.ko, all with -Werror (the Kbuild files say so).
+# kbuild writes an external module's objects next to its sources: the sources are copied
+# there (mtimes kept, so unchanged files are not rebuilt), and their debug info names the
+# sources of the repository (-ffile-prefix-map), so reports show the same paths as those
+# of the stock kernel's builds. kmod/tests/run-in-kernel-guest.sh runs the suites with them.
+set -euo pipefail
+trap 'printf "%s: error: line %s: %s\n" "${0##*/}" "$LINENO" "$BASH_COMMAND" >&2' ERR
+
+[ $# -eq 1 ] || { echo "usage: ${0##*/} SERIES" >&2; exit 2; }
+series=$1
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+out=build/k$series
+cd "$ROOT"
+
+scripts/debian-kernel.sh --env "$out/kernel.env" "$series" >/dev/null
+# shellcheck source=/dev/null
+. "$out/kernel.env"
+
+find kmod examples/kvstore/driver -type f \( -name '*.[ch]' -o -name Makefile -o -name Kbuild \) \
+	! -name '*.mod.c' | cpio --quiet -pdm "$out"
+set -- KDIR="$KDIR" KCFLAGS=-ffile-prefix-map="$ROOT/$out/=$ROOT/"
+make -C "$out/kmod" "$@"
+make -C "$out/kmod/tests/target" "$@"
+make -C "$out/examples/kvstore/driver" "$@"
