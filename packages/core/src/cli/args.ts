@@ -9,7 +9,11 @@ import path from 'node:path'
 import type { ReportType } from 'istanbul-reports'
 import { DEFAULT_DEVICE } from '../device/collector.ts'
 import { VMLINUX } from '../device/vmlinux.ts'
-import type { Granularity } from '../plan/types.ts'
+import {
+  BACKENDS, BACKEND_ENV, DEFAULT_BACKEND, DEFAULT_CMP_BUFFER, DEFAULT_EDGE_BITS, DEFAULT_GRANULARITY, DEFAULT_KCOV_BUFFER,
+  DEFAULT_OUT, DEFAULT_TRACE_ENTRIES, GRANULARITIES, MAX_CMP_BUFFER, MAX_KCOV_BUFFER, MIN_KCOV_BUFFER, type Backend, type Granularity,
+} from '../defaults.ts'
+import { MAX_EDGE_BITS } from '../native/abi.ts'
 
 export class UsageError extends Error {
   override name = 'UsageError'
@@ -24,14 +28,8 @@ export const REPORTERS: readonly ReportType[] = [
   'text', 'text-lcov', 'text-summary',
 ]
 export const DEFAULT_REPORTERS: readonly ReportType[] = ['lcov', 'text-summary']
-export const DEFAULT_OUT = 'coverage/kernel'
-export const DEFAULT_EDGE_BITS = 16
-export const DEFAULT_TRACE_ENTRIES = 65536
-const MAX_EDGE_BITS = 24
-const GRANULARITIES: readonly Granularity[] = ['function', 'line', 'branch']
-const BACKENDS = ['kprobe', 'kcov', 'auto'] as const
-export type CliBackend = (typeof BACKENDS)[number]
-export const DEFAULT_KCOV_BUFFER = 1 << 20
+export { DEFAULT_EDGE_BITS, DEFAULT_KCOV_BUFFER, DEFAULT_OUT, DEFAULT_TRACE_ENTRIES }
+export type CliBackend = Backend
 
 type Values = Record<string, string | boolean | string[] | undefined>
 
@@ -220,7 +218,7 @@ bucket look alike, so an edge can look hit because another one ran.`,
                                with modinfo)
       --root DIR               project root: source paths are relative to it (default: .)
       --json                   one JSON array of records instead of a table
-      --buffer N               comparisons each thread holds between drains (default ${DEFAULT_KCOV_BUFFER >> 2})
+      --buffer N               comparisons each thread holds between drains (default ${DEFAULT_CMP_BUFFER})
       --progress               show progress on stderr also when it is not a terminal`,
     notes: `Needs a kernel with CONFIG_KCOV_ENABLE_COMPARISONS (KCOV_TRACE_CMP). CMD, its threads and
 the processes it starts are traced (a library in LD_PRELOAD). Prints one row per distinct
@@ -469,7 +467,7 @@ export function liveOptions(p: Parsed, cwd: string): LiveOptions {
   if (modules.length === 0) throw usage(p, '--module is required, e.g. --module mydrv=path/to/mydrv.ko')
   return {
     modules,
-    granularity: oneOf(p, 'granularity', GRANULARITIES, 'branch'),
+    granularity: oneOf(p, 'granularity', GRANULARITIES, DEFAULT_GRANULARITY),
     device: str(p, 'device') ?? DEFAULT_DEVICE,
     root: resolveIn(cwd, str(p, 'root') ?? '.'),
     progress: flag(p, 'progress'),
@@ -497,7 +495,7 @@ export interface RunOptions extends LiveOptions, ReporterChoice {
 }
 
 export function runOptions(p: Parsed, cwd: string): RunOptions {
-  const backend = str(p, 'backend') === undefined ? undefined : oneOf(p, 'backend', BACKENDS, 'auto')
+  const backend = str(p, 'backend') === undefined ? undefined : oneOf(p, 'backend', BACKENDS, DEFAULT_BACKEND)
   if (backend === 'kcov') {
     if (flag(p, 'callers')) throw usage(p, '--callers needs --backend kprobe: KCOV does not record callers')
     if (str(p, 'edge-bits') !== undefined) throw usage(p, '--edge-bits needs --backend kprobe: KCOV does not count edges')
@@ -514,7 +512,7 @@ export function runOptions(p: Parsed, cwd: string): RunOptions {
     callers: flag(p, 'callers'),
     edgeBits: int(p, 'edge-bits', 0, MAX_EDGE_BITS, DEFAULT_EDGE_BITS),
     backend,
-    kcovBuffer: int(p, 'kcov-buffer', 1024, 1 << 28, DEFAULT_KCOV_BUFFER),
+    kcovBuffer: int(p, 'kcov-buffer', MIN_KCOV_BUFFER, MAX_KCOV_BUFFER, DEFAULT_KCOV_BUFFER),
     command: p.argv!,
   }
 }
@@ -522,10 +520,10 @@ export function runOptions(p: Parsed, cwd: string): RunOptions {
 /** The backend a run uses: the option, else $KPROBECOV_BACKEND, else auto. UsageError for a bad variable. */
 export function backendOf(o: Pick<RunOptions, 'backend'>, env: Record<string, string | undefined>): CliBackend {
   if (o.backend !== undefined) return o.backend
-  const v = env.KPROBECOV_BACKEND
-  if (v === undefined || v === '') return 'auto'
+  const v = env[BACKEND_ENV]
+  if (v === undefined || v === '') return DEFAULT_BACKEND
   if (!(BACKENDS as readonly string[]).includes(v)) {
-    throw new UsageError(`kprobecov run: KPROBECOV_BACKEND must be kprobe, kcov or auto, not '${v}'`)
+    throw new UsageError(`kprobecov run: ${BACKEND_ENV} must be kprobe, kcov or auto, not '${v}'`)
   }
   return v as CliBackend
 }
@@ -550,7 +548,7 @@ export function cmpOptions(p: Parsed, cwd: string): CmpOptions {
     root: resolveIn(cwd, str(p, 'root') ?? '.'),
     progress: flag(p, 'progress'),
     json: flag(p, 'json'),
-    buffer: int(p, 'buffer', 1024, 1 << 26, DEFAULT_KCOV_BUFFER >> 2),
+    buffer: int(p, 'buffer', MIN_KCOV_BUFFER, MAX_CMP_BUFFER, DEFAULT_CMP_BUFFER),
     command: p.argv!,
   }
 }
@@ -610,7 +608,7 @@ export function statusOptions(p: Parsed, cwd: string): StatusOptions {
   return { target: queryTarget(p, cwd), probes: flag(p, 'probes') }
 }
 
-export type UnhitKind = 'function' | 'line' | 'branch'
+export type UnhitKind = Granularity
 
 export interface UnhitOptions {
   target: QueryTarget
@@ -695,7 +693,7 @@ export function doctorOptions(p: Parsed, cwd: string): DoctorOptions {
   return {
     modules: moduleSpecs(p, cwd),
     device: str(p, 'device') ?? DEFAULT_DEVICE,
-    granularity: oneOf(p, 'granularity', GRANULARITIES, 'branch'),
+    granularity: oneOf(p, 'granularity', GRANULARITIES, DEFAULT_GRANULARITY),
   }
 }
 

@@ -10,7 +10,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { constants, tmpdir } from 'node:os'
 import path from 'node:path'
-import { ProbeState } from '../device/collector.ts'
+import { DEFAULT_KCOV_BUFFER } from '../defaults.ts'
 import { checkModuleMatches } from '../device/system.ts'
 import { KprobecovError } from '../errors.ts'
 import { placeComparisons, type ComparisonRecord } from '../kcov/comparisons.ts'
@@ -18,6 +18,7 @@ import { buildKcovMap, countSites, probeHits, type KcovMap, type SiteCounts, typ
 import { preloadEnv, readPreloadRecords, targetBases, type PreloadRecords } from '../kcov/preload.ts'
 import { DEFAULT_KCOV, kaslrOffset, moduleSectionBases } from '../kcov/system.ts'
 import { KcovTracer, type KcovMode } from '../kcov/tracer.ts'
+import { ProbeState, kindStateBits } from '../native/abi.ts'
 import type { Granularity, Plan } from '../plan/types.ts'
 import type { ModuleSpec } from './args.ts'
 import type { CliIO, Output, Progress, SystemSetup } from './io.ts'
@@ -44,7 +45,6 @@ export interface KcovSessionOptions {
   io?: CliIO
 }
 
-const KIND_BITS = { function: 1, line: 2, branch: 3 } as const
 const { ENOENT, EOPNOTSUPP } = constants.errno
 /** How often the modules' addresses are read while the command runs. */
 const BASES_MS = 50
@@ -101,7 +101,7 @@ export class KcovSession {
   async runCommand(argv: readonly string[], io: CliIO): Promise<number> {
     if (this.#command !== undefined) throw new KprobecovError('EBUSY', 'this session ran a command already')
     const env = preloadEnv({
-      dir: this.#dir, mode: this.#options.mode, buffer: this.#options.buffer ?? 1 << 20, kaslr: this.#kaslr,
+      dir: this.#dir, mode: this.#options.mode, buffer: this.#options.buffer ?? DEFAULT_KCOV_BUFFER, kaslr: this.#kaslr,
       path: this.#options.kcovPath ?? DEFAULT_KCOV, modules: this.modules.map((m) => m.name),
     }, io.env)
     this.#command = [...argv]
@@ -157,7 +157,7 @@ export class KcovSession {
     const state = new Uint32Array(this.plan.probes.length)
     const error = new Int32Array(this.plan.probes.length)
     this.plan.probes.forEach((p, i) => {
-      const kind = KIND_BITS[p.kind] << ProbeState.KIND_SHIFT
+      const kind = kindStateBits(p.kind)
       if (blind.has(i)) {
         state[i] = ProbeState.FAILED | kind
         error[i] = this.#initGone.has(i) ? -ENOENT : -EOPNOTSUPP

@@ -17,6 +17,7 @@
  */
 import { readFileSync } from 'node:fs'
 import type { ProbeKind } from '../plan/types.ts'
+import { DEFAULT_SLOTS } from '../defaults.ts'
 import { KprobecovError, errnoError, errnoMessage, errnoName } from '../errors.ts'
 import {
   ABI_VERSION,
@@ -24,6 +25,7 @@ import {
   AddProbes,
   AreaHeader,
   Caller,
+  KIND_OF,
   KPROBECOV_INIT_CALLERS,
   Kind,
   MAX_BATCH,
@@ -43,7 +45,7 @@ import * as native from '../native/lib.ts'
 import { version } from '../version.ts'
 import { kprobesState, moduleLoaded, type SystemPaths } from './system.ts'
 
-export { ProbeState } from '../native/abi.ts'
+export { ProbeState, probeKindOfState } from '../native/abi.ts'
 
 export const DEFAULT_DEVICE = '/dev/kprobecov'
 
@@ -169,7 +171,6 @@ export interface Trace {
   probes: Uint32Array
 }
 
-const KIND_OF: Record<ProbeKind, number> = { function: Kind.FUNC, line: Kind.LINE, branch: Kind.BRANCH }
 const SCOPE_OF: Record<AttachScope, number> = {
   thread: Scope.THREAD,
   process: Scope.PROCESS,
@@ -177,12 +178,6 @@ const SCOPE_OF: Record<AttachScope, number> = {
   global: Scope.GLOBAL,
 }
 const SCOPE_NAME: Record<number, AttachScope> = { 1: 'thread', 2: 'process', 3: 'tree', 4: 'global' }
-const KIND_NAME: Record<number, ProbeKind> = { 1: 'function', 2: 'line', 3: 'branch' }
-
-/** The kind in a probe state (ProbeState bits), undefined if none. */
-export function probeKindOfState(state: number): ProbeKind | undefined {
-  return KIND_NAME[(state >>> ProbeState.KIND_SHIFT) & 0xff]
-}
 
 const bytes = (a: ArrayBufferView): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength)
 const u64Out = (): BigUint64Array => new BigUint64Array(1)
@@ -425,7 +420,7 @@ export class Collector {
     this.#open('init')
     const o: Required<InitOptions> = {
       maxProbes: options.maxProbes,
-      maxSlots: options.maxSlots ?? 64,
+      maxSlots: options.maxSlots ?? DEFAULT_SLOTS,
       edgeBits: options.edgeBits ?? 0,
       traceEntries: options.traceEntries ?? 0,
       callers: options.callers ?? false,
