@@ -10,6 +10,7 @@ import { normaliseModuleName } from '../device/system.ts'
 import { VMLINUX } from '../device/vmlinux.ts'
 import { KprobecovError } from '../errors.ts'
 import { DEFAULT_KCOV, kcovPresent } from '../kcov/system.ts'
+import type { SessionModule } from '../session/modules.ts'
 import {
   BACKENDS, BACKEND_ENV, DEFAULT_BACKEND, DEFAULT_GRANULARITY, DEFAULT_KCOV_BUFFER, DEFAULT_SLOTS, GRANULARITIES,
   MAX_KCOV_BUFFER, MIN_KCOV_BUFFER, type Backend, type Granularity,
@@ -77,16 +78,8 @@ export interface KprobecovOptions {
   kcov?: KcovOptions
 }
 
-export interface ResolvedModule {
-  name: string
-  /** Absolute, or undefined: found with modinfo (vmlinux: vmlinuxCandidates). */
-  object: string | undefined
-  granularity: Granularity
-  loadedByTests: boolean
-  /** vmlinux: at least one of them. */
-  sources?: string[]
-  functions?: string[]
-}
+/** A module option checked: the session's module record (object absolute, or undefined: the installed one). */
+export type ResolvedModule = SessionModule
 
 export interface ResolvedKprobecovOptions {
   modules: ResolvedModule[]
