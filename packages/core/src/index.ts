@@ -30,6 +30,11 @@ export {
 } from './device/system.ts'
 export { KprobecovError, type KprobecovErrorCode } from './errors.ts'
 
+// Choices and defaults, one definition for the CLI and the front ends.
+export {
+  BACKENDS, DEFAULT_BACKEND, DEFAULT_GRANULARITY, DEFAULT_KCOV_BUFFER, DEFAULT_OUT, DEFAULT_SLOTS, GRANULARITIES,
+} from './defaults.ts'
+
 // Test runs of the front ends (Vitest provider, Jest reporter): main-process side.
 export {
   BACKEND_ENV, chooseBackend, resolveKprobecovOptions,

@@ -11,8 +11,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import os from 'node:os'
 import path from 'node:path'
 import type { SystemSetup } from '../src/cli/io.ts'
-import { Progress } from '../src/cli/io.ts'
-import { prepareModules } from '../src/cli/session.ts'
+import { prepareModules } from '../src/session/modules.ts'
 import { reportPath } from '../src/coverage/paths.ts'
 import { hasDwarf } from '../src/debuginfo/elf.ts'
 import { kernelTree } from '../src/debuginfo/kernel-tree.ts'
@@ -180,10 +179,14 @@ test('the front ends\' options: sources and functions for vmlinux only, arrays o
 })
 
 test('the front ends\' setup errors name the option (object), not the CLI\'s --module', () => {
-  const progress = new Progress({ write: () => true }, false)
-  assert.throws(() => prepareModules([{ name: 'vmlinux', functions: ['fake_*'] }], fake(buildId), progress, 'options'),
+  const vml = { name: 'vmlinux', functions: ['fake_*'], granularity: 'branch', loadedByTests: false } as const
+  assert.throws(() => prepareModules([vml], { system: fake(buildId) }),
     { code: 'ENOENT', message: `no vmlinux with debug info for kernel ${R}: install linux-image-${R}-dbg (Debian) or give its path (object)` })
-  const [m] = prepareModules([{ name: 'vmlinux', functions: ['fake_*'] }], fake(buildId, { [`boot/vmlinux-${R}`]: vmlinux }), progress, 'options')
+  assert.throws(() => prepareModules([{ name: 'kpc_other', object: ko, granularity: 'branch', loadedByTests: false }], { system: fake(buildId) }),
+    { code: 'EINVAL', message: `${ko} is the module kpc_fixture, not kpc_other: use name: 'kpc_fixture', or the .ko of kpc_other` })
+  assert.throws(() => prepareModules([{ ...vml, object: ko }], { system: fake(buildId) }),
+    { code: 'EINVAL', message: `${ko} is the module kpc_fixture, not vmlinux: use name: 'kpc_fixture', or the vmlinux of the kernel` })
+  const [m] = prepareModules([vml], { system: fake(buildId, { [`boot/vmlinux-${R}`]: vmlinux }) })
   assert.deepEqual([m!.loaded, m!.functions, m!.debugInfo.files], ['match', ['fake_*'], ['', 'init/main.c', 'kernel/sys.c']])
   assert.ok(readFileSync(m!.object).equals(readFileSync(vmlinux)))
 })

@@ -18,7 +18,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import {
-  TestRun, exitOnSetupError, resolveKprobecovOptions, writeResults,
+  DEFAULT_OUT, TestRun, exitOnSetupError, resolveKprobecovOptions, writeResults,
   type KprobecovOptions, type ReporterSpec,
 } from '@kprobecov/core'
 import type { Watermarks } from 'istanbul-lib-report'
@@ -93,7 +93,7 @@ export default class KprobecovReporter {
   async onRunComplete(): Promise<void> {
     await this.#run.armed // a run without tests can end before
     const o = this.#options
-    const dir = path.resolve(this.#root, o.outputDirectory ?? 'coverage/kernel')
+    const dir = path.resolve(this.#root, o.outputDirectory ?? DEFAULT_OUT)
     const reporters = o.coverageReporters ?? ['clover', 'json', 'lcov', 'text']
     const map = writeResults(this.#run.results(), {
       dir, reporters, out: { write: (t) => process.stdout.write(t), columns: process.stdout.columns ?? 100 },

@@ -40,7 +40,7 @@ export async function openSource(target: QueryTarget, io: CliIO, needs: LiveNeed
   const { live, command } = target
   const progress = new Progress(io.stderr, live.progress)
   const session = Session.open({
-    ...live, system: io.system, progress, stderr: io.stderr, callers: needs.callers ?? false, edgeBits: needs.edgeBits ?? 0, command, io,
+    ...live, system: io.system, progress, callers: needs.callers ?? false, edgeBits: needs.edgeBits ?? 0, command, io,
   })
   try {
     const exitStatus = command === undefined ? undefined : await session.runCommand(command, io)

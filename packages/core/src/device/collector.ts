@@ -14,9 +14,14 @@
  * are bigint / BigUint64Array; probe and slot indices are numbers.
  *
  * Every failure is a KprobecovError whose one-line message names the fix.
+ *
+ * Why ~700 lines: one class, a method per ioctl of the fd's state machine
+ * (as linux/kprobecov.h lists them) with the private state they share (fd,
+ * counter area, sizes, probe count); its parts with a seam are apart:
+ * collector-types.ts, open-diagnosis.ts, share.ts, probe-batch.ts.
  */
 import { readFileSync } from 'node:fs'
-import type { ProbeKind } from '../plan/types.ts'
+import { DEFAULT_SLOTS } from '../defaults.ts'
 import { KprobecovError, errnoError, errnoMessage, errnoName } from '../errors.ts'
 import {
   ABI_VERSION,
@@ -24,152 +29,47 @@ import {
   AddProbes,
   AreaHeader,
   Caller,
+  KIND_OF,
   KPROBECOV_INIT_CALLERS,
-  Kind,
   MAX_BATCH,
   MAX_EDGE_BITS,
-  MODULE_LEN,
   PROBE_STATUS_SIZE,
   Probe,
   ProbeState,
-  SYMBOL_LEN,
   Scope,
+  SYMBOL_LEN,
   Select,
   SlotState,
   SlotStats as SlotStatsLayout,
   VERSION_SIZE,
 } from '../native/abi.ts'
 import * as native from '../native/lib.ts'
-import { version } from '../version.ts'
-import { kprobesState, moduleLoaded, type SystemPaths } from './system.ts'
+import { bytes, first, nonNegativeInt, num, u64Out, utf8d } from './bytes.ts'
+import {
+  DEFAULT_DEVICE,
+  type AddProbesResult,
+  type AttachOptions,
+  type AttachScope,
+  type CallerEntry,
+  type Callers,
+  type CollectorLimits,
+  type InitOptions,
+  type NextUnhitOptions,
+  type ProbeSelection,
+  type ProbeSpec,
+  type ProbeStatuses,
+  type SlotStats,
+  type Trace,
+} from './collector-types.ts'
+import { abiMismatch, deviceOpenError } from './open-diagnosis.ts'
+import { encodeBatch, newAddResult, type Batch } from './probe-batch.ts'
+import { parseShareToken, shareToken, unreachable } from './share.ts'
+import type { SystemPaths } from './system.ts'
 
-export { ProbeState } from '../native/abi.ts'
+export * from './collector-types.ts'
+export { abiMismatch, deviceOpenError } from './open-diagnosis.ts'
+export { ProbeState, probeKindOfState } from '../native/abi.ts'
 
-export const DEFAULT_DEVICE = '/dev/kprobecov'
-
-export type AttachScope = 'thread' | 'process' | 'tree' | 'global'
-
-/** The module's limits (its parameters), from KPROBECOV_GET_VERSION. */
-export interface CollectorLimits {
-  abi: number
-  maxProbes: number
-  maxSlots: number
-  maxAreaBytes: number
-  maxTasks: number
-  maxCallers: number
-}
-
-export interface InitOptions {
-  /** Capacity of the probe table (>= 1). */
-  maxProbes: number
-  /** Attribution slots, i.e. test files attached at the same time; default 64. */
-  maxSlots?: number
-  /** log2 of AFL-style edge counters per slot; default 0 (none). */
-  edgeBits?: number
-  /** Capacity of the ordered trace (traceStart); default 0 (none). */
-  traceEntries?: number
-  /**
-   * Record the distinct callers of function probes (callers()); default false.
-   * It costs a stack read and a table scan on every counted call.
-   */
-  callers?: boolean
-}
-
-export interface ProbeSpec {
-  /** Module name as lsmod shows it; 'vmlinux' (or '') for built-in code. */
-  module: string
-  /** ELF symbol of the function (static ones too). */
-  symbol: string
-  /** Bytes from the symbol; 0 for kind 'function'. */
-  offset: number
-  kind: ProbeKind
-  /** Caller-chosen group (usually the function's index); arm/disarm act on groups. */
-  group: number
-  /** Needs CAP_SYSLOG (kallsyms' rule): the address of symbol + offset from /proc/kallsyms (saves a lookup). */
-  address?: bigint
-}
-
-export interface AddProbesResult {
-  /** Index of the first probe of this call; the others follow in order. */
-  firstIndex: number
-  count: number
-  /** Probes planted now. */
-  registered: number
-  /** Probes waiting for their module to load. */
-  pending: number
-  /** Probes that failed (see error). */
-  failed: number
-  /** Per probe of this call: ProbeState bits, with the kind in bits 8..15. */
-  state: Uint32Array
-  /** Per probe: 0 or the kernel's -errno (-ENOENT unknown symbol, -ERANGE past its end,
-   * -EILSEQ not an instruction boundary, -EINVAL not probe-able, ...). */
-  error: Int32Array
-}
-
-/** Which probes arm()/disarm() act on. */
-export type ProbeSelection = 'all' | { first: number; count: number } | { group: number }
-
-export interface AttachOptions {
-  /** Thread id (scope 'thread') or any thread of the process; default 0: the caller. */
-  pid?: number
-  scope: AttachScope
-  /** Any 64-bit value; shown in slotStats(). */
-  sampleId: bigint
-}
-
-export interface SlotStats {
-  state: 'free' | 'attached' | 'detached'
-  sampleId: bigint
-  scope: AttachScope | undefined
-  /** Tasks attributed to the slot now. */
-  tasks: number
-  /** Probes and edges this slot hit first in the collector. */
-  newCoverage: number
-  /** Distinct edge buckets hit. */
-  edges: number
-  /** Forks not followed because max_tasks was reached. */
-  lostTasks: number
-}
-
-export interface ProbeStatuses {
-  /** ProbeState bits, with the kind in bits 8..15. */
-  state: Uint32Array
-  /** 0 or -errno of the last registration attempt. */
-  error: Int32Array
-}
-
-export interface NextUnhitOptions {
-  from?: number
-  /** Kinds to look for; default any. */
-  kinds?: ProbeKind[]
-  /** Matches to pass over. */
-  skip?: number
-}
-
-export interface CallerEntry {
-  /** Return address; 0n unless the opener may see kernel addresses (CAP_SYSLOG, kptr_restrict). */
-  address: bigint
-  calls: bigint
-  /** "func+0x1a/0x40 [module]" */
-  symbol: string
-}
-
-export interface Callers {
-  callers: CallerEntry[]
-  /** Callers recorded; more than callers.length only if the kernel's list grew meanwhile. */
-  count: number
-  /** Calls from callers beyond the module's max_callers. */
-  overflow: bigint
-}
-
-export interface Trace {
-  /** Entries the kernel wrote since traceStart (may exceed the capacity). */
-  written: number
-  /** Probe indices in hit order (at most traceEntries). */
-  probes: Uint32Array
-}
-
-const KIND_OF: Record<ProbeKind, number> = { function: Kind.FUNC, line: Kind.LINE, branch: Kind.BRANCH }
 const SCOPE_OF: Record<AttachScope, number> = {
   thread: Scope.THREAD,
   process: Scope.PROCESS,
@@ -177,89 +77,6 @@ const SCOPE_OF: Record<AttachScope, number> = {
   global: Scope.GLOBAL,
 }
 const SCOPE_NAME: Record<number, AttachScope> = { 1: 'thread', 2: 'process', 3: 'tree', 4: 'global' }
-const KIND_NAME: Record<number, ProbeKind> = { 1: 'function', 2: 'line', 3: 'branch' }
-
-/** The kind in a probe state (ProbeState bits), undefined if none. */
-export function probeKindOfState(state: number): ProbeKind | undefined {
-  return KIND_NAME[(state >>> ProbeState.KIND_SHIFT) & 0xff]
-}
-
-const bytes = (a: ArrayBufferView): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength)
-const u64Out = (): BigUint64Array => new BigUint64Array(1)
-const first = (a: BigUint64Array): bigint => a[0] ?? 0n
-const utf8 = new TextEncoder()
-const utf8d = new TextDecoder('utf-8')
-
-/** Fits a JS number (counts and sizes from the kernel). */
-function num(v: bigint): number {
-  if (v > BigInt(Number.MAX_SAFE_INTEGER)) return Number.MAX_SAFE_INTEGER
-  return Number(v)
-}
-
-function nonNegativeInt(name: string, v: number): void {
-  if (!Number.isSafeInteger(v) || v < 0) {
-    throw new KprobecovError('EINVAL', `${name} must be a non-negative integer, not ${v}`)
-  }
-}
-
-/**
- * The error for a failed open of the device, naming the fix: load the
- * module (ENODEV), a kernel without kprobes (ENOKPROBES), a node missing
- * although the module is loaded (ENODEV), permissions (EACCES).
- */
-export function deviceOpenError(errno: number, path: string, paths: SystemPaths = {}): KprobecovError {
-  const name = errnoName(errno)
-  const options = { errno: Math.abs(errno) }
-  if (name === 'ENOENT' || name === 'ENODEV' || name === 'ENXIO') {
-    if (moduleLoaded('kprobecov', paths)) {
-      return new KprobecovError(
-        'ENODEV',
-        `${path} is missing although kprobecov is loaded: mount devtmpfs on /dev, or create the node (sudo mknod ${path} c $(tr : ' ' </sys/class/misc/kprobecov/dev))`,
-        options,
-      )
-    }
-    if (kprobesState(paths) === 'absent') {
-      return new KprobecovError(
-        'ENOKPROBES',
-        `this kernel has no kprobes (register_kprobe is not in /proc/kallsyms: CONFIG_KPROBES is not set): kprobecov needs a kernel built with CONFIG_KPROBES=y`,
-        options,
-      )
-    }
-    return new KprobecovError(
-      'ENODEV',
-      `${path} is missing: load the module: sudo npx kprobecov module load`,
-      options,
-    )
-  }
-  if (name === 'EACCES' || name === 'EPERM') {
-    return new KprobecovError(
-      'EACCES',
-      `${path}: permission denied: run as root, or load kprobecov with dev_mode=0660 and give the device to your group with a udev rule (see README)`,
-      options,
-    )
-  }
-  return errnoError(errno, `cannot open ${path}: ${errnoMessage(errno)}`)
-}
-
-/**
- * The loaded module and this package speak different ABIs: the message says
- * which side is older, hence which one to update.
- */
-export function abiMismatch(moduleAbi: number): KprobecovError {
-  return new KprobecovError('EABI', moduleAbi < ABI_VERSION
-    ? `the loaded kprobecov.ko is older (ABI ${moduleAbi}) than @kprobecov/core ${version} (ABI ${ABI_VERSION}): replace it with this version's: sudo npx kprobecov module load --reload`
-    : `the loaded kprobecov.ko is newer (ABI ${moduleAbi}) than @kprobecov/core ${version} (ABI ${ABI_VERSION}): update the @kprobecov packages to the module's version (modinfo -F version kprobecov), or load this version's module: sudo npx kprobecov module load --reload`)
-}
-
-/** What share() tells the processes it starts. */
-interface SharedCollector {
-  fd: number
-  /** The area's size in bytes (mmap must map all of it), decimal. */
-  areaBytes: string
-  path: string
-  /** The process that opened the collector (for messages). */
-  pid: number
-}
 
 /** KPROBECOV_GET_VERSION of an fd: the module's ABI and limits, or the -errno. */
 function queryLimits(fd: number): CollectorLimits | number {
@@ -346,8 +163,7 @@ export class Collector {
     this.#ready('share')
     const ret = native.kpcDevInherit(this.#res.fd, 1)
     if (ret < 0) throw this.#error('share', ret, {})
-    const token: SharedCollector = { fd: this.#res.fd, areaBytes: this.#res.areaBytes.toString(), path: this.path, pid: process.pid }
-    return JSON.stringify(token)
+    return shareToken({ fd: this.#res.fd, areaBytes: this.#res.areaBytes.toString(), path: this.path, pid: process.pid })
   }
 
   /**
@@ -358,17 +174,8 @@ export class Collector {
    * the shared collector (not inherited, or the token is stale).
    */
   static adopt(token: string): Collector {
-    let shared: SharedCollector
-    try {
-      shared = JSON.parse(token) as SharedCollector
-      if (!Number.isInteger(shared.fd) || shared.fd < 0 || !/^[0-9]+$/.test(shared.areaBytes)) throw new Error('bad token')
-    } catch {
-      throw new KprobecovError('ENOCOLLECTOR', `KPROBECOV_COLLECTOR is not a collector token (${JSON.stringify(token.slice(0, 80))}): leave it to the test runner's kprobecov plugin`)
-    }
-    const lost = (why: string) => new KprobecovError(
-      'ENOCOLLECTOR',
-      `this process (pid ${process.pid}) cannot reach the collector of pid ${shared.pid} (fd ${shared.fd}: ${why}): run the tests in worker processes the runner starts itself (forks pool, child processes), not in processes started apart from it`,
-    )
+    const shared = parseShareToken(token)
+    const lost = (why: string) => unreachable(shared, why)
     const limits = queryLimits(shared.fd)
     if (typeof limits === 'number') throw lost(errnoName(limits) === 'EBADF' ? 'not inherited' : `not kprobecov's device: ${errnoName(limits)}`)
     if (limits.abi !== ABI_VERSION) throw lost(`ABI ${limits.abi}, not ${ABI_VERSION}`)
@@ -425,7 +232,7 @@ export class Collector {
     this.#open('init')
     const o: Required<InitOptions> = {
       maxProbes: options.maxProbes,
-      maxSlots: options.maxSlots ?? 64,
+      maxSlots: options.maxSlots ?? DEFAULT_SLOTS,
       edgeBits: options.edgeBits ?? 0,
       traceEntries: options.traceEntries ?? 0,
       callers: options.callers ?? false,
@@ -906,56 +713,4 @@ export class Collector {
           : `${op} failed: ${errnoMessage(ret)}`)
     return errnoError(ret, message)
   }
-}
-
-/** Writes a NUL-terminated UTF-8 name into a fixed-size field. */
-function writeName(buf: Uint8Array, at: number, name: string, size: number, what: string, mayBeEmpty: boolean): void {
-  if (typeof name !== 'string' || (!mayBeEmpty && name === '')) {
-    throw new KprobecovError('EINVAL', `${what} must be a non-empty string`)
-  }
-  const { written, read } = utf8.encodeInto(name, buf.subarray(at, at + size - 1))
-  if (read !== name.length || name.includes('\0')) {
-    throw new KprobecovError('EINVAL', `${what} is longer than ${size - 1} bytes (or holds a NUL)`)
-  }
-  buf[at + written] = 0
-}
-
-interface Batch {
-  /** struct kprobecov_probe[count]; the kernel writes each one's state and error. */
-  buf: Uint8Array
-  /** struct kprobecov_add_probes */
-  out: BigUint64Array
-  start: number
-  count: number
-}
-
-function newAddResult(firstIndex: number, n: number): AddProbesResult {
-  return { firstIndex, count: 0, registered: 0, pending: 0, failed: 0, state: new Uint32Array(n), error: new Int32Array(n) }
-}
-
-/** specs[start .. start + count) as the kernel's struct kprobecov_probe array. Throws EINVAL for a bad spec. */
-function encodeBatch(specs: readonly ProbeSpec[], start: number, count: number): Batch {
-  const buf = new Uint8Array(count * Probe.SIZE)
-  const dv = new DataView(buf.buffer)
-  for (let i = 0; i < count; i++) {
-    const spec = specs[start + i] as ProbeSpec
-    const at = i * Probe.SIZE
-    const where = `addProbes: probe ${start + i} (${spec.module}:${spec.symbol}+${spec.offset})`
-    writeName(buf, at + Probe.module, spec.module, MODULE_LEN, `${where}: module name`, true)
-    writeName(buf, at + Probe.symbol, spec.symbol, SYMBOL_LEN, `${where}: symbol`, false)
-    const kind = KIND_OF[spec.kind]
-    if (kind === undefined) throw new KprobecovError('EINVAL', `${where}: kind must be function, line or branch, not ${String(spec.kind)}`)
-    nonNegativeInt(`${where}: offset`, spec.offset)
-    if (kind === Kind.FUNC && spec.offset !== 0) {
-      throw new KprobecovError('EINVAL', `${where}: a function probe has offset 0 (use kind 'line' for other offsets)`)
-    }
-    if (!Number.isInteger(spec.group) || spec.group < 0 || spec.group > 0xffffffff) {
-      throw new KprobecovError('EINVAL', `${where}: group must be a 32-bit unsigned integer, not ${spec.group}`)
-    }
-    dv.setBigUint64(at + Probe.offset, BigInt(spec.offset), true)
-    dv.setUint32(at + Probe.kind, kind, true)
-    dv.setUint32(at + Probe.group, spec.group, true)
-    if (spec.address !== undefined) dv.setBigUint64(at + Probe.address, BigInt.asUintN(64, spec.address), true)
-  }
-  return { buf, out: new BigUint64Array(AddProbes.SIZE / 8), start, count }
 }

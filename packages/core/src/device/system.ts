@@ -10,6 +10,7 @@ import { release } from 'node:os'
 import { basename, join } from 'node:path'
 import type { DebugInfo } from '../debuginfo/types.ts'
 import { KprobecovError } from '../errors.ts'
+import { OPTIONS_NAMING, type Naming } from '../naming.ts'
 import { vmlinuxFix } from './vmlinux.ts'
 
 export interface SystemPaths {
@@ -109,6 +110,16 @@ export function loadedBuildId(name: string, paths: SystemPaths = {}): string | u
   return parseBuildIdNote(bytes)
 }
 
+/** The system a measurement looks at: /sys and /proc, the module trees, the release, where debug packages are. */
+export interface SystemSetup extends SystemPaths {
+  /** Root of the module trees; default /lib/modules. */
+  modulesDir?: string
+  /** Kernel release; default the running one. */
+  release?: string
+  /** Root of the file system a vmlinux with debug info is looked for in; default /. */
+  fsRoot?: string
+}
+
 export type ModuleMatch =
   /** Same build-id (or srcversion, for objects without one). */
   | 'match'
@@ -127,7 +138,7 @@ export type ModuleMatch =
  */
 export function checkModuleMatches(
   info: DebugInfo,
-  options: SystemPaths & { allowNotLoaded?: boolean; release?: string } = {},
+  options: SystemPaths & { allowNotLoaded?: boolean; release?: string; naming?: Naming } = {},
 ): ModuleMatch {
   const name = info.moduleName === '' ? 'vmlinux' : normaliseModuleName(info.moduleName)
   if (name === 'vmlinux') {
@@ -137,7 +148,7 @@ export function checkModuleMatches(
     if (running !== info.buildId) {
       throw new KprobecovError(
         'EBUILDID',
-        `${info.path} is not the running kernel (build-id ${short(info.buildId)}, running ${short(running)}): for the vmlinux of kernel ${rel}, ${vmlinuxFix(rel)}`,
+        `${info.path} is not the running kernel (build-id ${short(info.buildId)}, running ${short(running)}): for the vmlinux of kernel ${rel}, ${vmlinuxFix(rel, options.naming)}`,
       )
     }
     return 'match'
@@ -178,6 +189,8 @@ export interface ModuleObjectOptions extends SystemPaths {
   modulesDir?: string
   /** Ask `modinfo -n` first (only with the default modulesDir); default true. */
   modinfo?: boolean
+  /** How the fixes name the .ko (default OPTIONS_NAMING). */
+  naming?: Naming
 }
 
 /**
@@ -192,6 +205,7 @@ export function moduleObjectPath(name: string, options: ModuleObjectOptions = {}
   const rel = options.release ?? release()
   const modulesDir = options.modulesDir ?? '/lib/modules'
   const want = normaliseModuleName(name)
+  const naming = options.naming ?? OPTIONS_NAMING
   const tree = join(modulesDir, rel)
   if (options.modinfo !== false && options.modulesDir === undefined) {
     try {
@@ -214,13 +228,13 @@ export function moduleObjectPath(name: string, options: ModuleObjectOptions = {}
   if (builtin?.split('\n').some((file) => file !== '' && short(file) === want)) {
     throw new KprobecovError(
       'EMODULE_BUILTIN',
-      `${name} is built into kernel ${rel}, not a module: measure it as 'vmlinux' (with sources/functions globs)`,
+      `${name} is built into kernel ${rel}, not a module: ${naming.builtIn(name)}`,
     )
   }
   throw new KprobecovError(
     'ENOENT',
     dep === undefined
-      ? `no module tree for kernel ${rel} (${join(tree, 'modules.dep')} is missing) to find ${name} in: give the .ko's path (object)`
-      : `no module ${name} is installed for kernel ${rel}: give the .ko's path (object)`,
+      ? `no module tree for kernel ${rel} (${join(tree, 'modules.dep')} is missing) to find ${name} in: ${naming.giveKo(name)}`
+      : `no module ${name} is installed for kernel ${rel}: ${naming.giveKo(name)}`,
   )
 }

@@ -11,16 +11,14 @@ import { release as runningRelease } from 'node:os'
 import { join } from 'node:path'
 import { hasDwarf } from '../debuginfo/elf.ts'
 import { KprobecovError } from '../errors.ts'
+import { OPTIONS_NAMING, type Naming } from '../naming.ts'
 
 /** The target name of built-in code. */
 export const VMLINUX = 'vmlinux'
 
-/**
- * How to get a vmlinux with debug info for kernel `release`: the front ends'
- * wording (the option is `object`); the CLI says it its own way (cliFix).
- */
-export function vmlinuxFix(release: string): string {
-  return `install linux-image-${release}-dbg (Debian) or give its path (object)`
+/** How to get a vmlinux with debug info for kernel `release`, in the caller's naming. */
+export function vmlinuxFix(release: string, naming: Naming = OPTIONS_NAMING): string {
+  return `install linux-image-${release}-dbg (Debian) or ${naming.givePath(VMLINUX)}`
 }
 
 export interface VmlinuxOptions {
@@ -28,6 +26,8 @@ export interface VmlinuxOptions {
   release?: string
   /** Root of the file system the debug packages are installed in; default /. */
   fsRoot?: string
+  /** How the fix names the path (default OPTIONS_NAMING). */
+  naming?: Naming
 }
 
 /** Where a vmlinux of kernel `release` may be, in the order they are tried. */
@@ -48,5 +48,5 @@ export function vmlinuxObjectPath(options: VmlinuxOptions = {}): string {
   const release = options.release ?? runningRelease()
   const found = vmlinuxCandidates(release, options.fsRoot).find(hasDwarf)
   if (found !== undefined) return found
-  throw new KprobecovError('ENOENT', `no vmlinux with debug info for kernel ${release}: ${vmlinuxFix(release)}`)
+  throw new KprobecovError('ENOENT', `no vmlinux with debug info for kernel ${release}: ${vmlinuxFix(release, options.naming)}`)
 }

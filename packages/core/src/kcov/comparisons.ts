@@ -17,6 +17,7 @@
  * threads and children included.
  */
 import type { DebugInfo } from '../debuginfo/types.ts'
+import { DEFAULT_CMP_BUFFER } from '../defaults.ts'
 import { KprobecovError } from '../errors.ts'
 import { loadDebugInfo } from '../native/debuginfo.ts'
 import { lineRowAt } from './map.ts'
@@ -97,7 +98,7 @@ export async function traceComparisons<T>(
   const kaslr = kaslrOffset()
   const tracer = KcovTracer.open('cmp', options.path ?? DEFAULT_KCOV)
   try {
-    const records = options.buffer ?? 1 << 18
+    const records = options.buffer ?? DEFAULT_CMP_BUFFER
     try {
       tracer.enableThisThread(records)
     } catch (e) {

@@ -5,6 +5,7 @@
  * sizes are those of the C structs on x86-64 (checked against offsetof()
  * when written); the headers are the reference, this file only mirrors them.
  */
+import type { ProbeKind } from '../plan/types.ts'
 
 export const ABI_VERSION = 1
 export const MODULE_LEN = 56
@@ -18,6 +19,9 @@ export const ALL_SLOTS = 0xffff_ffff_ffff_ffffn
 
 /** enum kprobecov_kind */
 export const Kind = { FUNC: 1, LINE: 2, BRANCH: 3 } as const
+/** A plan's probe kind as enum kprobecov_kind. */
+export const KIND_OF = { function: Kind.FUNC, line: Kind.LINE, branch: Kind.BRANCH } as const satisfies Record<ProbeKind, number>
+const KIND_NAME: Record<number, ProbeKind> = { [Kind.FUNC]: 'function', [Kind.LINE]: 'line', [Kind.BRANCH]: 'branch' }
 /** enum kprobecov_scope */
 export const Scope = { THREAD: 1, PROCESS: 2, TREE: 3, GLOBAL: 4 } as const
 /** enum kprobecov_select_how */
@@ -35,6 +39,14 @@ export const ProbeState = {
   HIT: 1 << 5,
   KIND_SHIFT: 8,
 } as const
+
+/** A probe kind as the bits it has in a probe's state (ProbeState). */
+export const kindStateBits = (kind: ProbeKind): number => KIND_OF[kind] << ProbeState.KIND_SHIFT
+
+/** The kind in a probe state (ProbeState bits), undefined if none. */
+export function probeKindOfState(state: number): ProbeKind | undefined {
+  return KIND_NAME[(state >>> ProbeState.KIND_SHIFT) & 0xff]
+}
 
 /** struct kprobecov_version */
 export const VERSION_SIZE = 64

@@ -8,21 +8,25 @@ import type { DebugInfo } from '../debuginfo/types.ts'
 import { relativeToKernelTree } from '../debuginfo/kernel-tree.ts'
 import { VMLINUX, vmlinuxFix } from '../device/vmlinux.ts'
 import { KprobecovError } from '../errors.ts'
+import { OPTIONS_NAMING, type Naming } from '../naming.ts'
 import { loadDebugInfo } from './debuginfo.ts'
 
 /**
  * Reads `object` as the target `name` ('vmlinux' or a module's name, '_'
  * for '-'). `release` (default the running kernel's) names the debug
- * package in the fix for a vmlinux without debug info.
+ * package in the fix for a vmlinux without debug info; `naming` says how
+ * the caller's user gives an object.
  */
-export function loadTargetDebugInfo(name: string, object: string, release: string = runningRelease()): DebugInfo {
+export function loadTargetDebugInfo(
+  name: string, object: string, release: string = runningRelease(), naming: Naming = OPTIONS_NAMING,
+): DebugInfo {
   if (name !== VMLINUX) {
     const di = loadDebugInfo(object)
     if (di.moduleName === '') {
       throw new KprobecovError('EINVAL', `${object} is a vmlinux, not the module ${name}: measure built-in code as vmlinux (with sources or functions globs), or give the .ko of ${name}`)
     }
     if (di.moduleName !== name) {
-      throw new KprobecovError('EINVAL', `${object} is the module ${di.moduleName}, not ${name}: use --module ${di.moduleName}=${object}, or the .ko of ${name}`)
+      throw new KprobecovError('EINVAL', `${object} is the module ${di.moduleName}, not ${name}: ${naming.useModule(di.moduleName, object)}, or the .ko of ${name}`)
     }
     return di
   }
@@ -31,14 +35,14 @@ export function loadTargetDebugInfo(name: string, object: string, release: strin
     di = loadDebugInfo(object)
   } catch (e) {
     if (!(e instanceof KprobecovError)) throw e
-    if (e.code === 'ENODATA') throw new KprobecovError('ENODATA', `${object} has no debug info: ${vmlinuxFix(release)}`, { cause: e })
+    if (e.code === 'ENODATA') throw new KprobecovError('ENODATA', `${object} has no debug info: ${vmlinuxFix(release, naming)}`, { cause: e })
     if (e.code === 'ENOEXEC') {
-      throw new KprobecovError('ENOEXEC', `${object} is not a vmlinux (an x86-64 ELF kernel; a compressed vmlinuz or bzImage will not do): ${vmlinuxFix(release)}`, { cause: e })
+      throw new KprobecovError('ENOEXEC', `${object} is not a vmlinux (an x86-64 ELF kernel; a compressed vmlinuz or bzImage will not do): ${vmlinuxFix(release, naming)}`, { cause: e })
     }
     throw e
   }
   if (di.moduleName !== '') {
-    throw new KprobecovError('EINVAL', `${object} is the module ${di.moduleName}, not vmlinux: use --module ${di.moduleName}=${object}, or the vmlinux of the kernel`)
+    throw new KprobecovError('EINVAL', `${object} is the module ${di.moduleName}, not vmlinux: ${naming.useModule(di.moduleName, object)}, or the vmlinux of the kernel`)
   }
   return relativeToKernelTree(di)
 }

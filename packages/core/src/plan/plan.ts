@@ -22,6 +22,7 @@ import path from 'node:path'
 import { createRequire } from 'node:module'
 import type picomatchType from 'picomatch'
 import type { DebugFunction, DebugInfo } from '../debuginfo/types.ts'
+import { DEFAULT_GRANULARITY } from '../defaults.ts'
 import type {
   Granularity, ModuleTarget, Plan, PlanBranch, PlanFunction, PlanProbe, PlanSilentLine, PlanSkip, ProbeKind,
 } from './types.ts'
@@ -88,7 +89,7 @@ function planTarget(
     throw new Error(`${di.path} is the module '${di.moduleName}', not '${target.name}': ` +
       `point the target's "object" at ${target.name}.ko`)
   }
-  const granularity: Granularity = target.granularity ?? 'branch'
+  const granularity: Granularity = target.granularity ?? DEFAULT_GRANULARITY
   const blocks = options.strategy !== 'line' && di.hasBranches
   const targetIndex = plan.targets.length
   plan.targets.push({

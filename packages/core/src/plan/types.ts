@@ -4,7 +4,9 @@
  * the plan is probe i of the collector (the order of KPROBECOV_ADD_PROBES),
  * and every counter maps to exactly one planned probe.
  */
-export type Granularity = 'function' | 'line' | 'branch'
+import type { Granularity } from '../defaults.ts'
+
+export type { Granularity }
 
 /** What the user asks for, per module. */
 export interface ModuleTarget {

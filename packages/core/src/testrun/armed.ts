@@ -17,13 +17,13 @@
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { ARM_TIMEOUT_ENV, DEFAULT_ARM_TIMEOUT_S } from '../defaults.ts'
 import { KprobecovError } from '../errors.ts'
 
 /** The environment variable that carries the signal file's path to workers. */
 export const ARMED_ENV = 'KPROBECOV_ARMED'
 /** Seconds a worker waits for the signal (default DEFAULT_ARM_TIMEOUT_S). */
-export const ARM_TIMEOUT_ENV = 'KPROBECOV_ARM_TIMEOUT'
-export const DEFAULT_ARM_TIMEOUT_S = 600
+export { ARM_TIMEOUT_ENV, DEFAULT_ARM_TIMEOUT_S }
 const POLL_MS = 20
 
 export type ArmedState = 'armed' | KprobecovError | undefined

@@ -10,21 +10,13 @@ import { normaliseModuleName } from '../device/system.ts'
 import { VMLINUX } from '../device/vmlinux.ts'
 import { KprobecovError } from '../errors.ts'
 import { DEFAULT_KCOV, kcovPresent } from '../kcov/system.ts'
-import type { Granularity } from '../plan/types.ts'
+import type { SessionModule } from '../session/modules.ts'
+import {
+  BACKENDS, BACKEND_ENV, DEFAULT_BACKEND, DEFAULT_GRANULARITY, DEFAULT_KCOV_BUFFER, DEFAULT_SLOTS, GRANULARITIES,
+  MAX_KCOV_BUFFER, MIN_KCOV_BUFFER, type Backend, type Granularity,
+} from '../defaults.ts'
 
-/**
- * Where the counts come from. 'kprobe': kprobecov.ko plants probes (any
- * kernel with kprobes; every thread and child process of a test worker is
- * counted). 'kcov': the kernel's KCOV (a kernel built with CONFIG_KCOV and
- * modules built with its instrumentation); nothing is planted, each test
- * worker traces its own threads. 'auto' (the default): 'kprobe' when the
- * kprobecov device exists, else 'kcov' when KCOV does, else 'kprobe' (whose
- * error says how to load the module).
- */
-export type Backend = 'kprobe' | 'kcov' | 'auto'
-
-/** The environment variable that gives the backend when the options do not. */
-export const BACKEND_ENV = 'KPROBECOV_BACKEND'
+export { BACKEND_ENV, DEFAULT_KCOV_BUFFER, type Backend }
 
 export interface KcovOptions {
   /**
@@ -86,16 +78,8 @@ export interface KprobecovOptions {
   kcov?: KcovOptions
 }
 
-export interface ResolvedModule {
-  name: string
-  /** Absolute, or undefined: found with modinfo (vmlinux: vmlinuxCandidates). */
-  object: string | undefined
-  granularity: Granularity
-  loadedByTests: boolean
-  /** vmlinux: at least one of them. */
-  sources?: string[]
-  functions?: string[]
-}
+/** A module option checked: the session's module record (object absolute, or undefined: the installed one). */
+export type ResolvedModule = SessionModule
 
 export interface ResolvedKprobecovOptions {
   modules: ResolvedModule[]
@@ -106,9 +90,6 @@ export interface ResolvedKprobecovOptions {
   kcov: Required<KcovOptions>
 }
 
-export const DEFAULT_KCOV_BUFFER = 1 << 21
-const BACKENDS: readonly Backend[] = ['kprobe', 'kcov', 'auto']
-
 /** The backend 'auto' stands for on this machine (see Backend). */
 export function chooseBackend(backend: Backend, device: string = DEFAULT_DEVICE, kcovPath: string = DEFAULT_KCOV): 'kprobe' | 'kcov' {
   if (backend !== 'auto') return backend
@@ -116,7 +97,6 @@ export function chooseBackend(backend: Backend, device: string = DEFAULT_DEVICE,
   return kcovPresent(kcovPath) ? 'kcov' : 'kprobe'
 }
 
-const GRANULARITIES: readonly Granularity[] = ['function', 'line', 'branch']
 
 const GLOB_EXAMPLES = { sources: "['fs/ext4/**']", functions: "['__x64_sys_*']" } as const
 
@@ -147,8 +127,8 @@ export function resolveKprobecovOptions(given: unknown, root: string, where: str
   const example = `modules: [{ name: 'kvstore', object: './kvstore.ko' }]`
   if (typeof given !== 'object' || given === null) return fail(where, `the options must be an object with ${example}`)
   const o = given as Partial<Record<keyof KprobecovOptions, unknown>>
-  const granularity = o.granularity ?? 'branch'
-  if (!GRANULARITIES.includes(granularity as Granularity)) fail(where, `granularity must be 'function', 'line' or 'branch', not ${JSON.stringify(granularity)}`)
+  const granularity = o.granularity ?? DEFAULT_GRANULARITY
+  if (!(GRANULARITIES as readonly unknown[]).includes(granularity)) fail(where, `granularity must be 'function', 'line' or 'branch', not ${JSON.stringify(granularity)}`)
   if (!Array.isArray(o.modules) || o.modules.length === 0) return fail(where, `no module to measure: give ${example}`)
   const modules = o.modules.map((m: unknown, i): ResolvedModule => {
     const at = `modules[${i}]`
@@ -158,7 +138,7 @@ export function resolveKprobecovOptions(given: unknown, root: string, where: str
     const spec = m as KprobecovModuleOption
     if (spec.object !== undefined && (typeof spec.object !== 'string' || spec.object === '')) fail(where, `${at}.object must be the path of the .ko`)
     const g: unknown = spec.granularity ?? granularity
-    if (!GRANULARITIES.includes(g as Granularity)) fail(where, `${at}.granularity must be 'function', 'line' or 'branch', not ${JSON.stringify(g)}`)
+    if (!(GRANULARITIES as readonly unknown[]).includes(g)) fail(where, `${at}.granularity must be 'function', 'line' or 'branch', not ${JSON.stringify(g)}`)
     const name = normaliseModuleName(spec.name)
     return {
       name, object: spec.object === undefined ? undefined : path.resolve(root, spec.object), granularity: g as Granularity,
@@ -168,13 +148,13 @@ export function resolveKprobecovOptions(given: unknown, root: string, where: str
   const names = modules.map((m) => m.name)
   const twice = names.find((n, i) => names.indexOf(n) !== i)
   if (twice !== undefined) fail(where, `the module ${twice} is given twice: give each module once`)
-  const slots = o.slots ?? 64
+  const slots = o.slots ?? DEFAULT_SLOTS
   if (typeof slots !== 'number' || !Number.isInteger(slots) || slots < 1) fail(where, `slots must be a positive integer (test workers attached at once), not ${JSON.stringify(slots)}`)
   if (o.device !== undefined && typeof o.device !== 'string') fail(where, 'device must be the path of the kprobecov device')
   if (o.sourceRoot !== undefined && typeof o.sourceRoot !== 'string') fail(where, 'sourceRoot must be a directory')
   const fromEnv = env[BACKEND_ENV] === '' ? undefined : env[BACKEND_ENV]
-  const backend = o.backend ?? fromEnv ?? 'auto'
-  if (!BACKENDS.includes(backend as Backend)) {
+  const backend = o.backend ?? fromEnv ?? DEFAULT_BACKEND
+  if (!(BACKENDS as readonly unknown[]).includes(backend)) {
     fail(where, o.backend === undefined
       ? `${BACKEND_ENV} must be 'kprobe', 'kcov' or 'auto', not ${JSON.stringify(backend)}`
       : `backend must be 'kprobe', 'kcov' or 'auto', not ${JSON.stringify(backend)}`)
@@ -182,8 +162,8 @@ export function resolveKprobecovOptions(given: unknown, root: string, where: str
   const k = (o.kcov ?? {}) as Partial<Record<keyof KcovOptions, unknown>>
   if (typeof k !== 'object' || k === null) fail(where, 'kcov must be an object: { buffer, threadPool }')
   const buffer = k.buffer ?? DEFAULT_KCOV_BUFFER
-  if (typeof buffer !== 'number' || !Number.isInteger(buffer) || buffer < 1024 || buffer > 2 ** 28) {
-    fail(where, `kcov.buffer must be a whole number of records from 1024 to 2^28, not ${JSON.stringify(buffer)}`)
+  if (typeof buffer !== 'number' || !Number.isInteger(buffer) || buffer < MIN_KCOV_BUFFER || buffer > MAX_KCOV_BUFFER) {
+    fail(where, `kcov.buffer must be a whole number of records from ${MIN_KCOV_BUFFER} to 2^${Math.log2(MAX_KCOV_BUFFER)}, not ${JSON.stringify(buffer)}`)
   }
   if (k.threadPool !== undefined && typeof k.threadPool !== 'boolean') fail(where, 'kcov.threadPool must be true or false')
   if (k.children !== undefined && typeof k.children !== 'boolean') fail(where, 'kcov.children must be true or false')

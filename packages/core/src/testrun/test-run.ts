@@ -13,29 +13,32 @@
  * State: open() [-> armed settles] -> addSample() ... [-> clearSamples() (watch rerun) -> addSample() ...]
  *        -> results() (once armed) -> close() (the kernel removes every probe)
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { createCoverageMapper, type CoverageMapper } from '../coverage/coverage-map.ts'
-import { Collector } from '../device/collector.ts'
-import { errnoName, KprobecovError } from '../errors.ts'
-import { buildKcovMap } from '../kcov/map.ts'
-import { locatePreload } from '../kcov/preload.ts'
-import { kaslrOffset } from '../kcov/system.ts'
-import { KcovTracer } from '../kcov/tracer.ts'
-import type { KcovShared } from '../kcov/worker.ts'
+import type { SystemSetup } from '../device/system.ts'
+import { KprobecovError } from '../errors.ts'
+import { ProbeState } from '../native/abi.ts'
 import type { Plan } from '../plan/types.ts'
-import { Progress, type Output, type SystemSetup } from '../cli/io.ts'
-import { initGoneProbes, initProbe, planModules, plantProbesAsync, prepareModules, tellFailed, type TargetModule } from '../cli/session.ts'
-import { ProbeState } from '../device/collector.ts'
+import { Progress, type Output } from '../reports/progress.ts'
+import type { Backend, BackendName } from '../session/backend.ts'
+import { KprobeBackend } from '../session/kprobe.ts'
+import type { TargetModule } from '../session/modules.ts'
+import { openBackend } from '../session/open.ts'
+import type { FailedProbe, RefusalWording } from '../session/plant.ts'
 import { chooseBackend, type ResolvedKprobecovOptions } from './options.ts'
 import { buildResults, type TestRunResults } from './results.ts'
 import { addSample, type WorkerSample } from './sample.ts'
 import { ARMED_ENV, signalWhenArmed } from './armed.ts'
 import { COLLECTOR_ENV } from './worker.ts'
 
-/** How a test suite covers the module_init of a module loaded before it. */
-const INIT_HINT = 'load it in the tests, with loadedByTests: true, to cover module_init'
+/** How a test suite hears of refused probes; it covers the module_init of a module loaded before it with loadedByTests. */
+const REFUSALS: RefusalWording = {
+  initHint: 'load it in the tests, with loadedByTests: true, to cover module_init',
+  notDone: 'not planted',
+  listHint: 'kprobecov status --probes lists them',
+}
 
 export interface TestRunOptions extends ResolvedKprobecovOptions {
   /** Project root: report paths and test file names are relative to it. */
@@ -52,10 +55,10 @@ export interface TestRunOptions extends ResolvedKprobecovOptions {
 
 export class TestRun {
   readonly plan: Plan
-  readonly modules: TargetModule[]
+  readonly modules: readonly TargetModule[]
   readonly root: string
   /** The backend the run uses ('auto' resolved). */
-  readonly backend: 'kprobe' | 'kcov'
+  readonly backend: BackendName
   /** What the workers need: put it in their environment as COLLECTOR_ENV (see env). */
   readonly token: string
   /**
@@ -64,12 +67,10 @@ export class TestRun {
    * which the workers get through the armed signal too.
    */
   readonly armed: Promise<void>
-  /** The kprobe backend: the armed signal's file (ARMED_ENV). */
+  readonly #backend: Backend
+  /** The armed signal's file (ARMED_ENV), for a backend that arms in the background. */
   readonly #signal: string | undefined
-  readonly #collector: Collector | undefined
-  /** KCOV: the directory of the map file. */
-  readonly #kcovDir: string | undefined
-  /** Set when the probes are armed (it needs the ones the kernel refused). */
+  /** Set when the probes are armed (it needs the ones that will not count). */
   #mapper: CoverageMapper | undefined
   /** Test file (relative to the root) → summed counts of its samples. */
   readonly #samples = new Map<string, BigUint64Array>()
@@ -77,143 +78,81 @@ export class TestRun {
   /** KCOV: per test file, what its samples said that a user must hear. */
   readonly #kcovNotes = new Map<string, { overflows: number; unknown: number; firstUnknown?: string; poolError?: string }>()
 
-  private constructor(plan: Plan, modules: TargetModule[], root: string,
-    backend: { collector: Collector; signal: string; planted: (run: TestRun) => Promise<void> } | { kcovDir: string; token: string; mapper: CoverageMapper }) {
-    this.plan = plan
-    this.modules = modules
+  private constructor(backend: Backend, root: string, options: TestRunOptions, signal: string | undefined) {
+    this.#backend = backend
+    this.plan = backend.plan
+    this.modules = backend.modules
     this.root = root
-    if ('collector' in backend) {
-      this.backend = 'kprobe'
-      this.#collector = backend.collector
-      this.#kcovDir = undefined
-      this.#signal = backend.signal
-      this.token = backend.collector.share()
-      this.armed = backend.planted(this)
-      this.armed.catch(() => {}) // the front end listens; a run nobody waits for is not an unhandled rejection
-    } else {
-      this.backend = 'kcov'
-      this.#collector = undefined
-      this.#kcovDir = backend.kcovDir
-      this.#signal = undefined
-      this.token = backend.token
-      this.#mapper = backend.mapper
-      this.armed = Promise.resolve()
+    this.backend = backend.name
+    this.#signal = signal
+    this.token = backend.share()
+    const mapped = (failed: readonly FailedProbe[]): void => {
+      this.#mapper = coverageMapper(options, this.plan, root, new Set(failed.map((f) => f.probe)))
     }
+    if (signal === undefined) {
+      mapped(backend.start())
+      this.armed = Promise.resolve()
+      return
+    }
+    this.armed = (async () => {
+      const refused = await signalWhenArmed(signal, backend.startInBackground().then((failed) => {
+        mapped(failed)
+        return failed
+      }))
+      if (backend instanceof KprobeBackend) backend.tellRefused(refused)
+    })()
+    this.armed.catch(() => {}) // the front end listens; a run nobody waits for is not an unhandled rejection
   }
 
-  /** The workers' environment: the collector token and, with kprobes, the armed signal's path. */
+  /** The workers' environment: the collector token and, when arming goes on in the background, the armed signal's path. */
   get env(): Record<string, string> {
     return this.#signal === undefined ? { [COLLECTOR_ENV]: this.token } : { [COLLECTOR_ENV]: this.token, [ARMED_ENV]: this.#signal }
   }
 
-  /** Throws KprobecovError (one line naming the fix) before anything runs: see exitOnSetupError. */
+  /**
+   * Opens the backend (kprobe: the device first, then the modules read,
+   * checked and planned, the collector sized; KCOV: KCOV checked, the plan
+   * mapped to call sites). Returns once everything a user can get wrong is
+   * checked; the kprobe backend plants and arms in the background (libuv's
+   * pool) from there. Throws KprobecovError (one line naming the fix) before
+   * anything runs: see exitOnSetupError.
+   */
   static open(options: TestRunOptions): TestRun {
-    const backend = chooseBackend(options.backend, options.device, options.kcov.path)
-    return backend === 'kcov' ? TestRun.#openKcov(options) : TestRun.#openKprobe(options)
-  }
-
-  static #prepare(options: TestRunOptions, progress: Progress, system: SystemSetup): { modules: TargetModule[]; plan: Plan; root: string } {
-    const root = path.resolve(options.root)
-    const modules = prepareModules(options.modules.map(({ name, object, sources, functions }) => ({
-      name, ...(object !== undefined ? { object } : {}), ...(sources !== undefined ? { sources } : {}), ...(functions !== undefined ? { functions } : {}),
-    })), system, progress, 'options')
-    modules.forEach((m, i) => {
-      const spec = options.modules[i]!
-      if (m.loaded !== 'not-loaded' || spec.loadedByTests) return
-      const ko = path.relative(process.cwd(), m.object) || m.object
-      throw new KprobecovError('EMODULE_NOT_LOADED', `${m.name} is not loaded: load it before the tests (sudo insmod ${ko}), or give it loadedByTests: true if the tests load it`)
-    })
-    const plan = planModules(
-      modules, (i) => options.modules[i]!.granularity,
-      { root, ...(options.sourceRoot !== undefined ? { sourceRoot: options.sourceRoot } : {}) }, progress,
-    )
-    return { modules, plan, root }
-  }
-
-  static #coverageMapper(options: TestRunOptions, plan: Plan, root: string, notCounted: ReadonlySet<number>): CoverageMapper {
-    return createCoverageMapper(plan, (i) => notCounted.has(i), {
-      root,
-      ...(options.sourceRoot !== undefined ? { sourceRoot: options.sourceRoot } : {}),
-      ...(options.include ? { include: options.include } : {}),
-      ...(options.exclude ? { exclude: options.exclude } : {}),
-      allowExternal: options.allowExternal ?? false,
-    })
-  }
-
-  static #openKprobe(options: TestRunOptions): TestRun {
     const stderr = options.stderr ?? process.stderr
     const progress = new Progress(stderr, false)
-    const system = options.system ?? {}
-    // The device first: without it nothing else matters.
-    const collector = Collector.open(options.device, system)
+    const root = path.resolve(options.root)
+    const name = chooseBackend(options.backend, options.device, options.kcov.path)
+    const backend = openBackend(name, {
+      modules: options.modules, root, ...(options.sourceRoot !== undefined ? { sourceRoot: options.sourceRoot } : {}),
+      system: options.system ?? {}, progress: progress.on, refusals: name === 'kcov' ? { ...REFUSALS, notDone: 'not measured' } : REFUSALS,
+      checkModules: mayBeMissing, device: options.device, slots: options.slots, kcov: options.kcov,
+    })
     let signalDir: string | undefined
     try {
-      const { modules, plan, root } = TestRun.#prepare(options, progress, system)
-      collector.init({ maxProbes: plan.probes.length, maxSlots: Math.min(options.slots, collector.limits.maxSlots) })
+      if (!backend.armsInBackground) {
+        const run = new TestRun(backend, root, options, undefined)
+        progress.clear()
+        return run
+      }
       progress.clear()
-      // Everything a user can get wrong is checked by now: the kernel's
-      // registration of the probes runs in the background from here.
       const dir = (signalDir = mkdtempSync(path.join(tmpdir(), 'kprobecov-armed-')))
-      const signal = path.join(dir, 'armed')
       let failedToArm = false
       // Runners end their process without closing the run: the signal goes
       // then, unless it tells workers still starting why arming failed.
       process.once('exit', () => {
         if (!failedToArm) rmSync(dir, { recursive: true, force: true })
       })
-      const planted = async (run: TestRun): Promise<void> => {
-        try {
-          const refused = await signalWhenArmed(signal, plantProbesAsync(collector, plan).then((failed) => {
-            // A loaded module's __init symbols are gone (ENOENT): when the tests load
-            // it again, kprobecov.ko plants those probes then, so they count.
-            const refused = failed.filter((f) => !(errnoName(f.error) === 'ENOENT' && reloadedByTests(options, plan, modules, f.probe)))
-            run.#mapper = TestRun.#coverageMapper(options, plan, root, new Set(refused.map((f) => f.probe)))
-            return refused
-          }))
-          tellFailed(plan, modules, refused, progress, stderr, INIT_HINT)
-        } catch (e) {
-          failedToArm = true
-          collector.close()
-          throw e
-        }
-      }
-      return new TestRun(plan, modules, root, { collector, signal, planted })
+      const run = new TestRun(backend, root, options, path.join(dir, 'armed'))
+      run.armed.catch(() => {
+        failedToArm = true
+        backend.close()
+      })
+      return run
     } catch (e) {
-      collector.close()
+      backend.close()
       if (signalDir !== undefined) rmSync(signalDir, { recursive: true, force: true })
       throw e
     }
-  }
-
-  /**
-   * KCOV: checks that KCOV can be opened here (root, debugfs), plans, maps
-   * the plan's probes to the modules' KCOV call sites (ENOKCOV for a module
-   * built without KCOV's instrumentation) and writes the map for the workers.
-   */
-  static #openKcov(options: TestRunOptions): TestRun {
-    const stderr = options.stderr ?? process.stderr
-    const progress = new Progress(stderr, false)
-    const system = options.system ?? {}
-    KcovTracer.open('pc', options.kcov.path).close()
-    if (options.kcov.children) locatePreload()
-    const { modules, plan, root } = TestRun.#prepare(options, progress, system)
-    const map = buildKcovMap(plan, modules.map((m, i) => ({
-      debugInfo: m.debugInfo, object: m.object, initFreed: m.loaded !== 'not-loaded' && !options.modules[i]!.loadedByTests,
-    })))
-    const kaslr = kaslrOffset(system)
-    tellFailed(plan, modules, initGoneProbes(plan, modules, map.blind), progress, stderr, INIT_HINT, 'not measured')
-    progress.clear()
-    const kcovDir = mkdtempSync(path.join(tmpdir(), 'kprobecov-kcov-'))
-    const file = path.join(kcovDir, 'map.json')
-    writeFileSync(file, JSON.stringify(map))
-    // Runners end their process without closing the run: the map goes then.
-    process.once('exit', () => rmSync(kcovDir, { recursive: true, force: true }))
-    const shared: KcovShared = {
-      backend: 'kcov', map: file, kaslr: kaslr.toString(), path: options.kcov.path, buffer: options.kcov.buffer,
-      threadPool: options.kcov.threadPool, children: options.kcov.children, modules: map.targets.map((t) => t.module), pid: process.pid,
-    }
-    const mapper = TestRun.#coverageMapper(options, plan, root, new Set(map.blind))
-    return new TestRun(plan, modules, root, { kcovDir, token: JSON.stringify(shared), mapper })
   }
 
   /** The test file's name in reports: relative to the root, '/'-separated. */
@@ -270,21 +209,33 @@ export class TestRun {
 
   /** Probes the kernel marks gone (their module was unloaded while the run went on). */
   goneProbes(): number {
-    if (!this.#collector) return 0
-    const { state } = this.#collector.probeStatus()
+    const { state } = this.#backend.snapshot()
     return state.reduce((n, s) => n + ((s & ProbeState.GONE) !== 0 ? 1 : 0), 0)
   }
 
-  /** Closes the collector (the kernel removes every probe), or removes the KCOV map. Idempotent. */
+  /** Closes the backend (the kernel removes every probe; KCOV's map is removed). Idempotent. */
   close(): void {
-    this.#collector?.close()
-    if (this.#kcovDir !== undefined) rmSync(this.#kcovDir, { recursive: true, force: true })
+    this.#backend.close()
   }
 }
 
-/** Probe i is on the __init code of a module the tests load (again): it counts when they do. */
-function reloadedByTests(options: TestRunOptions, plan: Plan, modules: readonly TargetModule[], i: number): boolean {
-  return options.modules[plan.probes[i]!.target]?.loadedByTests === true && initProbe(plan, modules, i)
+/** The front ends' rule: a module must be loaded before the tests unless they load it (loadedByTests). */
+function mayBeMissing(modules: readonly TargetModule[]): void {
+  for (const m of modules) {
+    if (m.loaded !== 'not-loaded' || m.loadedByTests) continue
+    const ko = path.relative(process.cwd(), m.object) || m.object
+    throw new KprobecovError('EMODULE_NOT_LOADED', `${m.name} is not loaded: load it before the tests (sudo insmod ${ko}), or give it loadedByTests: true if the tests load it`)
+  }
+}
+
+function coverageMapper(options: TestRunOptions, plan: Plan, root: string, notCounted: ReadonlySet<number>): CoverageMapper {
+  return createCoverageMapper(plan, (i) => notCounted.has(i), {
+    root,
+    ...(options.sourceRoot !== undefined ? { sourceRoot: options.sourceRoot } : {}),
+    ...(options.include ? { include: options.include } : {}),
+    ...(options.exclude ? { exclude: options.exclude } : {}),
+    allowExternal: options.allowExternal ?? false,
+  })
 }
 
 /**

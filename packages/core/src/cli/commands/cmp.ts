@@ -6,29 +6,32 @@
  */
 import { reportPath } from '../../coverage/paths.ts'
 import type { ComparisonRecord } from '../../kcov/comparisons.ts'
+import { KcovBackend } from '../../session/kcov.ts'
 import { cmpOptions, type Parsed } from '../args.ts'
 import { Progress, type CliIO } from '../io.ts'
-import { KcovSession } from '../kcov-session.ts'
+import { cliBackendOptions, runCounted } from '../session.ts'
+import { checkCommand } from '../spawn.ts'
 
 const hex = (v: bigint) => `0x${v.toString(16)}`
 
 export async function cmp(parsed: Parsed, io: CliIO): Promise<number> {
   const o = cmpOptions(parsed, io.cwd)
   const progress = new Progress(io.stderr, o.progress)
-  const session = KcovSession.open({
-    mode: 'cmp', modules: o.modules, granularity: 'function', root: o.root, system: io.system, progress,
-    stderr: io.stderr, buffer: o.buffer, command: o.command, io,
-  })
+  checkCommand(o.command, io)
+  const backend = KcovBackend.open('cmp', cliBackendOptions({
+    modules: o.modules, granularity: 'function', root: o.root, system: io.system, progress, kcovBuffer: o.buffer,
+  }, 'kcov'))
   let status: number
   let records: ComparisonRecord[]
   try {
-    status = await session.runCommand(o.command, io)
-    records = session.comparisons()
-    if (session.records.overflows > 0) {
-      io.stderr.write(`kprobecov: a KCOV buffer filled up ${session.records.overflows} time(s) between drains: comparisons after that are lost: give a larger --buffer\n`)
+    backend.start()
+    status = await runCounted(backend, o.command, io, progress)
+    records = backend.comparisons()
+    if (backend.records.overflows > 0) {
+      io.stderr.write(`kprobecov: a KCOV buffer filled up ${backend.records.overflows} time(s) between drains: comparisons after that are lost: give a larger --buffer\n`)
     }
   } finally {
-    session.close()
+    backend.close()
   }
   const where = (r: ComparisonRecord) => `${r.file === '' ? r.module : reportPath(r.file, { root: o.root })}:${r.line}`
   if (o.json) {

@@ -16,7 +16,8 @@ import { locateNativeLibrary } from '../../native/lib.ts'
 import { planProbes } from '../../plan/plan.ts'
 import { doctorOptions, type Parsed } from '../args.ts'
 import type { CliIO } from '../io.ts'
-import { cliFix, findObject } from '../session.ts'
+import { findObject } from '../../session/modules.ts'
+import { CLI_NAMING } from '../naming.ts'
 
 interface Check {
   ok: boolean
@@ -90,25 +91,24 @@ export function doctor(parsed: Parsed, io: CliIO): number {
   }
 
   for (const spec of o.modules) {
-    const fixed = (e: unknown) => messageOf(cliFix(e, spec.name))
     let object: string
     let di
     try {
-      object = spec.object ?? findObject(spec.name, io.system)
-      di = loadTargetDebugInfo(spec.name, object, rel)
+      object = spec.object ?? findObject(spec.name, io.system, CLI_NAMING)
+      di = loadTargetDebugInfo(spec.name, object, rel, CLI_NAMING)
     } catch (e) {
-      bad(fixed(e))
+      bad(messageOf(e))
       continue
     }
     ok(`${object}: debug info of ${di.functions.length} functions (build-id ${di.buildId.slice(0, 12) || 'none'})`)
     try {
-      const match = checkModuleMatches(di, { ...io.system, allowNotLoaded: true })
+      const match = checkModuleMatches(di, { ...io.system, allowNotLoaded: true, naming: CLI_NAMING })
       if (spec.name === VMLINUX) ok(match === 'match' ? `vmlinux: the running kernel's (same build-id)` : `vmlinux: it has no build-id to compare: make sure it is the running kernel's`)
       else if (match === 'match') ok(`${spec.name}: loaded, and the same build as ${object}`)
       else if (match === 'unverified') ok(`${spec.name}: loaded (it has no build-id or srcversion to compare: make sure it was loaded from ${object})`)
       else ok(`${spec.name}: not loaded: its probes are planted when it loads (load it in the measured command to cover module_init)`)
     } catch (e) {
-      bad(fixed(e))
+      bad(messageOf(e))
       continue
     }
     try {

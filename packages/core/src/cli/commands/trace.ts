@@ -13,7 +13,7 @@ import { Session } from '../session.ts'
 export async function trace(parsed: Parsed, io: CliIO): Promise<number> {
   const o = traceOptions(parsed, io.cwd)
   const progress = new Progress(io.stderr, o.progress)
-  const session = Session.open({ ...o, system: io.system, progress, stderr: io.stderr, traceEntries: o.traceEntries, command: o.command, io })
+  const session = Session.open({ ...o, system: io.system, progress, traceEntries: o.traceEntries, command: o.command, io })
   let status: number
   let probes: Uint32Array
   let written: number

@@ -18,7 +18,7 @@ const TICK_MS = 100
 export async function watch(parsed: Parsed, io: CliIO): Promise<number> {
   const o = watchOptions(parsed, io.cwd)
   const progress = new Progress(io.stderr, o.progress)
-  const session = Session.open({ ...o, system: io.system, progress, stderr: io.stderr, command: o.command, io })
+  const session = Session.open({ ...o, system: io.system, progress, command: o.command, io })
   const labels = probeLabels(session.plan, o.root)
   const n = session.plan.probes.length
   const seen = new Uint8Array(n)
