@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "fuzz.h"
+#include "../kpc_misc.h"
 #include "../target/kpc_target.h"
 
 #define FZ_PAGE		4096UL
@@ -115,33 +116,6 @@ static const struct {
 	{ "vmlinux", "jiffies", 0, KPROBECOV_KIND_FUNC },		/* not text */
 };
 #define FZ_NR_TEMPLATES (sizeof(fz_templates) / sizeof(fz_templates[0]))
-
-/* Opens /dev/NAME, making the node from sysfs when devtmpfs has none. */
-static int fz_open_misc(const char *name, int flags)
-{
-	char path[256];
-	unsigned int maj, min;
-	int fd;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/dev/%s", name);
-	fd = open(path, flags | O_CLOEXEC);
-	if (fd >= 0 || errno != ENOENT)
-		return fd;
-	snprintf(path, sizeof(path), "/sys/class/misc/%s/dev", name);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%u:%u", &maj, &min) != 2) {
-		fclose(f);
-		return -1;
-	}
-	fclose(f);
-	snprintf(path, sizeof(path), "/dev/%s", name);
-	if (mknod(path, S_IFCHR | 0600, makedev(maj, min)) && errno != EEXIST)
-		return -1;
-	return open(path, flags | O_CLOEXEC);
-}
 
 static void fz_thr_setup(struct fz_thr *t)
 {
@@ -308,7 +282,7 @@ static void fz_hit(const struct fz_op *o)
 	case 6: syscall(SYS_getpgrp); break;
 	default:
 		if (target_fd < 0)
-			target_fd = fz_open_misc(KPC_TARGET_NAME, O_RDWR);
+			target_fd = kpc_open_misc(KPC_TARGET_NAME, O_RDWR);
 		if (target_fd >= 0 && o->a[0] % 8 != 7)
 			ioctl(target_fd, cmds[(o->a[0] % 8 - 1) % 4], &call);
 		break;
@@ -417,7 +391,7 @@ static void fz_do(struct fz_thr *t, const struct fz_op *o)
 		if (c->fd >= 0)
 			break;
 		fz_count_call();
-		c->fd = fz_open_misc("kprobecov", open_flags[o->a[0] % 4]);
+		c->fd = kpc_open_misc("kprobecov", open_flags[o->a[0] % 4]);
 		c->area_bytes = 0;
 		break;
 	case FZ_CLOSE:

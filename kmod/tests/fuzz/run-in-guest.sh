@@ -17,6 +17,7 @@
 # KPROBECOV_FUZZ_IOCTLS   ioctl calls to make; fewer when the time runs out fails (default
 #                         100000; 0: run for the whole time)
 # KPROBECOV_FUZZ_SEED     seed of the generated programs (default 1)
+# KPROBECOV_FUZZ_KO       the kprobecov.ko to fuzz (default: the KCOV build above)
 set -u
 
 [ $# -eq 2 ] || { echo "usage: $0 RESULT_DIR NAME" >&2; exit 2; }
@@ -24,7 +25,7 @@ results=$(mkdir -p "$1" && cd "$1" && pwd) || exit 2
 name=$2
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
-ko=$root/build/debug/kmod-fuzz/kprobecov.ko
+ko=${KPROBECOV_FUZZ_KO:-$root/build/debug/kmod-fuzz/kprobecov.ko}
 target_ko=$root/build/debug/kmod/tests/target/kpc_target.ko
 out=$root/build/fuzz/$name
 log=$results/$name.log
