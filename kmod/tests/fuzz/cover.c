@@ -84,9 +84,13 @@ int fz_sites_load(struct fz_sites *s, const char *ko, const char *module)
 		if (!(sh[i].sh_flags & SHF_EXECINSTR) || !sh[i].sh_size)
 			continue;
 		if (fz_section_address(module, shstr + sh[i].sh_name, &base[i])) {
-			fprintf(stderr, "kpc_fuzz: no address for section %s of %s in /sys/module "
-				"(is %s loaded, are we root?)\n", shstr + sh[i].sh_name, module, module);
-			return -1;
+			if (!strcmp(shstr + sh[i].sh_name, ".text")) {
+				fprintf(stderr, "kpc_fuzz: no address for .text of %s in /sys/module "
+					"(is %s loaded, are we root?)\n", module, module);
+				return -1;
+			}
+			base[i] = 0;	/* not loaded: its sites are not counted */
+			continue;
 		}
 		if (base[i] < s->lo)
 			s->lo = base[i];
@@ -95,15 +99,19 @@ int fz_sites_load(struct fz_sites *s, const char *ko, const char *module)
 	}
 	s->pc = malloc(cap * sizeof(*s->pc));
 	for (i = 0; i < eh->e_shnum; i++) {
-		const Elf64_Shdr *rel = &sh[i], *symtab = &sh[rel->sh_link];
-		const Elf64_Rela *r = (const void *)((const char *)map + rel->sh_offset);
-		const Elf64_Sym *sym = (const void *)((const char *)map + symtab->sh_offset);
-		const char *str = (const char *)map + sh[symtab->sh_link].sh_offset;
-		const char *target;
+		const Elf64_Shdr *rel = &sh[i], *symtab;
+		const Elf64_Rela *r;
+		const Elf64_Sym *sym;
+		const char *str, *target;
 		size_t k, nr;
 
-		if (rel->sh_type != SHT_RELA || rel->sh_info >= eh->e_shnum || !base[rel->sh_info])
+		if (rel->sh_type != SHT_RELA || rel->sh_info >= eh->e_shnum || !base[rel->sh_info] ||
+		    rel->sh_link >= eh->e_shnum)
 			continue;
+		symtab = &sh[rel->sh_link];
+		r = (const void *)((const char *)map + rel->sh_offset);
+		sym = (const void *)((const char *)map + symtab->sh_offset);
+		str = (const char *)map + sh[symtab->sh_link].sh_offset;
 		target = shstr + sh[rel->sh_info].sh_name;
 		nr = rel->sh_size / sizeof(*r);
 		for (k = 0; k < nr; k++) {

@@ -287,7 +287,7 @@ int main(int argc, char **argv)
 	unsigned long long seed = 1, max_ioctls = 0;
 	double seconds = 180, start, last_status;
 	unsigned int ndirs = 0, i;
-	int opt, kmsg, fault = 1, failed = 0, hang;
+	int opt, kmsg, fault = 1, failed = 0, hang, hung = 0, reports;
 	char report[512] = "";
 	struct fz_rng rng;
 	FILE *kernel_log = NULL;
@@ -382,6 +382,7 @@ int main(int argc, char **argv)
 				printf("kpc_fuzz: %s after program %lu of %s\n",
 				       hang ? "hang" : report, programs, replay);
 				failed = 1;
+				hung = hang;
 			}
 		}
 		fclose(f);
@@ -422,7 +423,7 @@ int main(int argc, char **argv)
 			snprintf(report, sizeof(report), "a program ran %d s without ending",
 				 FZ_HANG_SECONDS);
 			save_failure(out, ko, report);
-			failed = 1;
+			failed = hung = 1;
 		} else if (fz_kmsg_check(kmsg, report, sizeof(report), kernel_log)) {
 			save_failure(out, ko, report);
 			failed = 1;
@@ -435,7 +436,6 @@ int main(int argc, char **argv)
 			       (unsigned long long)sh->faults);
 		}
 	}
-	hang = 0;
 	if (executor > 0) {
 		stop_executor();	/* what it holds is released as it dies */
 		restarts--;
@@ -446,6 +446,7 @@ int main(int argc, char **argv)
 	}
 	if (fault)
 		fault_knobs(0);
+	reports = failed && !hung;
 	{
 		double secs = now() - start;
 
@@ -458,7 +459,7 @@ int main(int argc, char **argv)
 		       (unsigned long long)sh->stray);
 		printf("kpc_fuzz: corpus: %u programs (%u seeds, %u new)%s%s\n", corpus_n, seeds_n,
 		       corpus_n - seeds_n, out ? ", new ones in " : "", out ? out : "");
-		printf("kpc_fuzz: kernel reports: %d\n", failed && !hang ? 1 : 0);
+		printf("kpc_fuzz: kernel reports: %d%s\n", reports, hung ? "; a hang" : "");
 		if (stats) {
 			FILE *f = fopen(stats, "w");
 
@@ -470,7 +471,7 @@ int main(int argc, char **argv)
 					(unsigned long long)sh->ioctls, (unsigned long long)sh->calls,
 					(unsigned long long)sh->faults, restarts, sh->sites.n,
 					sh->sites.n_text, reached_n, (unsigned long long)sh->stray,
-					corpus_n, seeds_n, failed, report);
+					corpus_n, seeds_n, reports, report);
 				fclose(f);
 			}
 		}
