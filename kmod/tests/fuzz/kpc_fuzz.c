@@ -56,6 +56,9 @@ static uint8_t reached[FZ_MAX_SITES];
 static unsigned int reached_n;
 static struct fz_prog recent[FZ_RECENT];
 static unsigned long programs;
+static int kmsg = -1, reported;		/* /dev/kmsg; a report was seen */
+static char report[512];		/* its first line */
+static FILE *kernel_log;		/* what the kernel said, all of it */
 
 static double now(void)
 {
@@ -130,17 +133,32 @@ static void stop_executor(void)
 	close(from_exec);
 	kill(-executor, SIGKILL);
 	kill(executor, SIGKILL);
-	waitpid(executor, NULL, 0);
+	/* After a report it may never die (stuck on a lock its oopsed thread held): 10 s. */
+	for (int i = 0; i < 100 && waitpid(executor, NULL, WNOHANG) == 0; i++)
+		usleep(100 * 1000);
 	executor = -1;
 	restarts++;
 }
 
-/* Runs p in the executor. 0: ran or ended the executor; -1: it hangs. */
+/* Whether the kernel reported something since the last look; keeps the first report. */
+static int kernel_reported(void)
+{
+	if (!reported)
+		reported = fz_kmsg_check(kmsg, report, sizeof(report), kernel_log);
+	else
+		fz_kmsg_check(kmsg, (char[512]){ 0 }, 512, kernel_log);
+	return reported;
+}
+
+/*
+ * Runs p in the executor. 0: ran or ended the executor; -1: it hangs. A report
+ * while waiting ends the wait: the task that oopsed never answers.
+ */
 static int run(const struct fz_prog *p)
 {
 	struct pollfd pfd;
 	char c = 'r';
-	int r;
+	int r, waited = 0;
 
 	if (executor <= 0)
 		spawn_executor();
@@ -153,11 +171,13 @@ static int run(const struct fz_prog *p)
 		return 0;
 	}
 	pfd = (struct pollfd){ .fd = from_exec, .events = POLLIN };
-	do
-		r = poll(&pfd, 1, FZ_HANG_SECONDS * 1000);
-	while (r < 0 && errno == EINTR);
-	if (r == 0)
-		return -1;
+	for (;;) {
+		r = poll(&pfd, 1, 1000);
+		if (r > 0 || (r < 0 && errno != EINTR))
+			break;
+		if (r == 0 && (kernel_reported() || ++waited == FZ_HANG_SECONDS))
+			return kernel_reported() ? 0 : -1;
+	}
 	if (read(from_exec, &c, 1) != 1)
 		stop_executor();	/* it died: FZ_KILL, or a crash of its own */
 	return 0;
@@ -287,10 +307,8 @@ int main(int argc, char **argv)
 	unsigned long long seed = 1, max_ioctls = 0;
 	double seconds = 180, start, last_status;
 	unsigned int ndirs = 0, i;
-	int opt, kmsg, fault = 1, failed = 0, hang, hung = 0, reports;
-	char report[512] = "";
+	int opt, fault = 1, failed = 0, hang, hung = 0, reports;
 	struct fz_rng rng;
-	FILE *kernel_log = NULL;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -378,7 +396,7 @@ int main(int argc, char **argv)
 		while (!failed && fz_parse(f, &p) == 1) {
 			hang = run(&p);
 			merge();
-			if (fz_kmsg_check(kmsg, report, sizeof(report), kernel_log) || hang) {
+			if (kernel_reported() || hang) {
 				printf("kpc_fuzz: %s after program %lu of %s\n",
 				       hang ? "hang" : report, programs, replay);
 				failed = 1;
@@ -419,14 +437,14 @@ int main(int argc, char **argv)
 		fresh = merge();
 		if (fresh && i >= seeds_n)
 			keep(&p, out, fresh);
-		if (hang) {
+		if (kernel_reported()) {
+			save_failure(out, ko, report);
+			failed = 1;
+		} else if (hang) {
 			snprintf(report, sizeof(report), "a program ran %d s without ending",
 				 FZ_HANG_SECONDS);
 			save_failure(out, ko, report);
 			failed = hung = 1;
-		} else if (fz_kmsg_check(kmsg, report, sizeof(report), kernel_log)) {
-			save_failure(out, ko, report);
-			failed = 1;
 		}
 		if (t - last_status >= 15) {
 			last_status = t;
@@ -440,7 +458,7 @@ int main(int argc, char **argv)
 		stop_executor();	/* what it holds is released as it dies */
 		restarts--;
 	}
-	if (!failed && fz_kmsg_check(kmsg, report, sizeof(report), kernel_log)) {
+	if (!failed && kernel_reported()) {
 		save_failure(out, ko, report);
 		failed = 1;
 	}
