@@ -73,6 +73,10 @@ static pthread_cond_t job_cond = PTHREAD_COND_INITIALIZER;
 static const struct fz_op *job;
 static int job_busy;
 
+static void fz_collect(struct fz_thr *t);
+static void fz_do(struct fz_thr *t, const struct fz_op *o);
+static void fz_storm(struct fz_thr *t, const struct fz_op *o);
+
 static __thread sigjmp_buf fz_jmp;
 static __thread volatile int fz_jmp_armed;
 
@@ -530,6 +534,34 @@ static void fz_do(struct fz_thr *t, const struct fz_op *o)
 		usleep(o->a[0] % 2000);
 		kill(getpid(), SIGKILL);
 		break;
+	case FZ_STORM:
+		fz_storm(t, o);
+		break;
+	}
+}
+
+/* Many quick ioctls on one fd: every kind, arguments as generated, no probe planted. */
+static void fz_storm(struct fz_thr *t, const struct fz_op *o)
+{
+	static const uint8_t kinds[] = {
+		FZ_VERSION, FZ_INIT, FZ_ADD, FZ_ARM, FZ_DISARM, FZ_ATTACH, FZ_DETACH, FZ_RESET,
+		FZ_RELEASE, FZ_STATUS, FZ_NEXT_UNHIT, FZ_CALLERS, FZ_TRACE_START, FZ_TRACE_STOP,
+		FZ_RAW_IOCTL, FZ_POLL, FZ_AREA_RW,
+	};
+	struct fz_rng r = { o->a[1] };
+	uint64_t i, n = 64 + o->a[0] % 2048;
+
+	for (i = 0; i < n && cols[o->fd].fd >= 0; i++) {
+		struct fz_op x = { .fd = o->fd };
+
+		x.kind = kinds[fz_below(&r, sizeof(kinds))];
+		x.ptr = fz_below(&r, 8) ? FZ_PTR_VALID : fz_below(&r, FZ_NR_PTRS);
+		fz_gen_args(&r, &x);
+		if (x.kind == FZ_ADD)
+			x.a[2] = 3;	/* garbage probes: refused before any is planted */
+		fz_do(t, &x);
+		if (i % 32 == 31)
+			fz_collect(t);
 	}
 }
 
@@ -558,6 +590,12 @@ static void fz_run(struct fz_thr *t, const struct fz_op *o)
 		if (pwrite(t->fail_fd, "0", 1, 0) != 1)
 			t->fail_fd = -1;
 	}
+	fz_collect(t);
+}
+
+/* Marks the module's sites in the thread's KCOV buffer as hit; empties the buffer. */
+static void fz_collect(struct fz_thr *t)
+{
 	if (t->cover) {
 		uint64_t i, n_pc = __atomic_load_n(&t->cover[0], __ATOMIC_RELAXED);
 
@@ -575,6 +613,7 @@ static void fz_run(struct fz_thr *t, const struct fz_op *o)
 			else
 				__atomic_add_fetch(&sh->stray, 1, __ATOMIC_RELAXED);
 		}
+		__atomic_store_n(&t->cover[0], 0, __ATOMIC_RELAXED);
 	}
 }
 

@@ -60,6 +60,9 @@ enum fz_kind {
 	FZ_MOD_LOAD,
 	FZ_MOD_UNLOAD,
 	FZ_KILL,	/* SIGKILL the executor (a0: after this many microseconds) */
+	FZ_STORM,	/* a0: 64 + a0 % 2048 quick ioctls of any kind on the fd, with
+			 * arguments drawn from seed a1 (no probe planted, so each costs
+			 * little: the many calls that validation paths want) */
 	FZ_NR_KINDS
 };
 
@@ -113,6 +116,7 @@ extern struct kprobecov_version fz_limits;
 /* prog.c */
 extern const char *const fz_op_names[FZ_NR_KINDS];
 void fz_generate(struct fz_rng *r, struct fz_prog *p);
+void fz_gen_args(struct fz_rng *r, struct fz_op *o);
 void fz_mutate(struct fz_rng *r, struct fz_prog *p, const struct fz_prog *other);
 void fz_print(FILE *f, const struct fz_prog *p);
 int fz_parse(FILE *f, struct fz_prog *p);	/* 1: one read, 0: end of file, -1: bad */

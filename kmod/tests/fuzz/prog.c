@@ -19,7 +19,7 @@ const char *const fz_op_names[FZ_NR_KINDS] = {
 	"open", "close", "version", "init", "mmap", "munmap", "add", "arm", "disarm",
 	"attach", "detach", "reset", "release", "status", "next_unhit", "callers",
 	"trace_start", "trace_stop", "raw_ioctl", "poll", "area_rw", "hit", "fork",
-	"mod_load", "mod_unload", "kill",
+	"mod_load", "mod_unload", "kill", "storm",
 };
 
 /* How often each operation is generated, relative. */
@@ -29,7 +29,7 @@ static const unsigned int fz_weight[FZ_NR_KINDS] = {
 	[FZ_DETACH] = 5, [FZ_RESET] = 4, [FZ_RELEASE] = 5, [FZ_STATUS] = 5,
 	[FZ_NEXT_UNHIT] = 4, [FZ_CALLERS] = 4, [FZ_TRACE_START] = 4, [FZ_TRACE_STOP] = 3,
 	[FZ_RAW_IOCTL] = 4, [FZ_POLL] = 2, [FZ_AREA_RW] = 3, [FZ_HIT] = 10, [FZ_FORK] = 3,
-	[FZ_MOD_LOAD] = 1, [FZ_MOD_UNLOAD] = 1, [FZ_KILL] = 1,
+	[FZ_MOD_LOAD] = 1, [FZ_MOD_UNLOAD] = 1, [FZ_KILL] = 1, [FZ_STORM] = 6,
 };
 
 struct kprobecov_version fz_limits;
@@ -97,7 +97,7 @@ static unsigned int fz_pick_kind(struct fz_rng *r)
 	return FZ_HIT;
 }
 
-static void fz_gen_args(struct fz_rng *r, struct fz_op *o)
+void fz_gen_args(struct fz_rng *r, struct fz_op *o)
 {
 	uint64_t *a = o->a;
 
@@ -196,6 +196,10 @@ static void fz_gen_args(struct fz_rng *r, struct fz_op *o)
 		break;
 	case FZ_KILL:
 		a[0] = fz_below(r, 2000);
+		break;
+	case FZ_STORM:
+		a[0] = fz_rand(r);
+		a[1] = fz_rand(r);
 		break;
 	}
 }
