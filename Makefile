@@ -7,7 +7,8 @@
 #   make debug-kernel  build (once; cached) the debug kernel, write build/debug-kernel.env
 #   make build-debug   the modules of `make build` again, against the debug kernel, in
 #                   build/debug/ (build/debug/kmod/kprobecov.ko, build/debug/kmod/tests/target/,
-#                   build/debug/bench/, build/debug/examples/kvstore/driver/kvstore.ko, the
+#                   build/debug/bench/, build/debug/examples/kvstore/driver/kvstore.ko,
+#                   kprobecov.ko built with KCOV for the fuzzer (build/debug/kmod-fuzz/), the
 #                   fidelity corpus as a user builds it and with gcov's instrumentation in
 #                   build/debug/test/fidelity/corpus{,-gcov}/), and
 #                   the debug kernel's source files that tests read, in build/debug/kernel-src/
@@ -29,6 +30,9 @@
 #                   of each of KERNELS; suites named k<series>-<suite>; totals last
 #   make bench      setup, build, build-debug, then one guest boot of the stock kernel and
 #                   one of the debug kernel (KCOV against kprobecov) that write BENCHMARKS.md
+#   make fuzz       setup, build, build-debug, then the fuzzer of /dev/kprobecov
+#                   (kmod/tests/fuzz) in the debug guest for FUZZ_SECONDS (3600); writes its
+#                   figures to FUZZING.md
 #   make clean      build outputs (not node_modules, not the cache of kernels and Node)
 
 SHELL := /bin/bash
@@ -40,7 +44,7 @@ HOST_SUITES := typecheck native core
 GUEST_SUITES := core-guest core-guest-cli frontends
 # The debug guest's suites (kmod/tests/run-in-debug-guest.sh), named debug-<suite>.
 DEBUG_SUITES := $(addprefix debug-,abi_test probes_test module_test attach_test events_test \
-	stress_test ftrace_test privilege_test kmod-unload vmlinux kcov fidelity)
+	stress_test ftrace_test privilege_test kmod-unload vmlinux kcov fidelity fuzz)
 # Debian kernels besides the stock one, by series (scripts/debian-kernel.sh resolves each
 # to its newest release in apt's lists and fetches it once into the cache). In `make test`
 # each gets one guest boot for the C selftests (KERNEL_SUITES), named k<series>-<suite>;
@@ -51,8 +55,10 @@ KERNEL_SUITES := abi_test probes_test module_test attach_test events_test stress
 	ftrace_test privilege_test kmod-unload
 KERNEL_TEST_SUITES := $(foreach k,$(KERNELS),k$(k)-guest-run $(addprefix k$(k)-,$(KERNEL_SUITES)))
 GUEST_TIMEOUT ?= 1800
-DEBUG_GUEST_TIMEOUT ?= 2400
+DEBUG_GUEST_TIMEOUT ?= 2700
 BENCH_TIMEOUT ?= 3000
+# make fuzz: how long the fuzzer runs (the guest's time limit adds a margin for the boot).
+FUZZ_SECONDS ?= 3600
 
 # Recipes read the values that scripts/setup.sh resolved (KVER, KDIR, KERNEL_IMAGE,
 # KERNEL_MODULES, NODE_BIN, PNPM) and export them to what they run.
@@ -60,7 +66,7 @@ ENV := set -a && . ./build/setup.env && set +a &&
 # And those of scripts/debug-kernel.sh (DEBUG_KERNEL_IMAGE, DEBUG_KDIR, DEBUG_KVER).
 DEBUG_ENV := set -a && . ./build/setup.env && . ./build/debug-kernel.env && set +a &&
 
-.PHONY: setup build debug-kernel build-debug build-kernels typecheck demo test test-kernels bench clean
+.PHONY: setup build debug-kernel build-debug build-kernels typecheck demo test test-kernels bench fuzz clean
 
 setup:
 	@bash scripts/setup.sh
@@ -88,10 +94,12 @@ DEBUG_KERNEL_FILES := kernel/sys.c
 build-debug: build debug-kernel
 	@find $(DEBUG_SOURCES) -type f \( -name '*.[ch]' -o -name Makefile -o -name Kbuild -o -name '*.sh' \) \
 		! -name '*.mod.c' ! -name 'kpc_sites_[0-9]*.c' | cpio --quiet -pdm build/debug
+	@mkdir -p build/debug/kmod-fuzz && cp -pR kmod/*.[ch] kmod/Kbuild kmod/Makefile kmod/include build/debug/kmod-fuzz/
 	@mkdir -p build/debug/test/fidelity/corpus-gcov && \
 		cp -p test/fidelity/corpus/*.[ch] test/fidelity/corpus/Kbuild build/debug/test/fidelity/corpus-gcov/
 	@$(DEBUG_ENV) set -- KDIR="$$DEBUG_KDIR" KCFLAGS=-ffile-prefix-map=$(CURDIR)/build/debug/=$(CURDIR)/ && \
 	$(MAKE) -C build/debug/kmod "$$@" && \
+	$(MAKE) -C build/debug/kmod-fuzz "$$@" KCOV_INSTRUMENT=y && \
 	$(MAKE) -C build/debug/kmod/tests/target "$$@" && \
 	$(MAKE) -C build/debug/bench "$$@" && \
 	$(MAKE) -C build/debug/examples/kvstore/driver "$$@" && \
@@ -183,6 +191,16 @@ bench: build build-debug
 		"$$NODE_BIN" packages/core/bench/plan-report.ts --runs 5; } >build/plan-report.md && \
 		scripts/bench-section.sh packages/core/bench/plan-report.ts BENCHMARKS.md <build/plan-report.md && \
 		cat build/plan-report.md
+
+# The fuzzer for FUZZ_SECONDS in the debug guest, from the committed corpus; its figures go
+# to FUZZING.md, the programs that reached new sites to build/fuzz/long/corpus/.
+fuzz: build build-debug
+	@rm -f build/fuzz/long.stats
+	@$(DEBUG_ENV) status=0; KPROBECOV_FUZZ_SECONDS=$(FUZZ_SECONDS) KPROBECOV_FUZZ_IOCTLS=0 \
+		scripts/guest-run.sh --kernel "$$DEBUG_KERNEL_IMAGE" --timeout $$(($(FUZZ_SECONDS) + 900)) \
+		--out build/fuzz-guest -- kmod/tests/fuzz/run-in-guest.sh build/fuzz long || status=$$?; \
+	if [ -f build/fuzz/long.stats ]; then scripts/fuzz-section.sh build/fuzz/long.stats FUZZING.md; fi; \
+	exit $$status
 
 clean:
 	@if [ -f build/setup.env ]; then $(ENV) for d in kmod kmod/tests bench examples/kvstore/driver; do \

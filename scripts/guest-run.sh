@@ -29,7 +29,8 @@
 #
 # Exit status: CMD's, except
 #   1  the guest's kernel log (kept in OUT/guest-dmesg.log) holds a warning, BUG, oops,
-#      lockdep, KASAN or UBSAN report or a call trace (tainting by an out-of-tree or
+#      lockdep, KASAN or UBSAN report or a call trace (scripts/kernel-reports.sh: not the
+#      stack dump of an allocation failure; tainting by an out-of-tree or
 #      unsigned module is fine), or the guest reported no exit status (it crashed);
 #   2  bad usage or missing setup;
 #   124 the timeout ran out (QEMU is killed).
@@ -274,10 +275,7 @@ if [ ! -f "$out/guest-exit-status" ]; then
 	fail "the guest reported no exit status (log: $out/guest-console.log)"
 fi
 [ -s "$dmesg_log" ] || fail "the guest saved no kernel log (log: $out/guest-console.log)"
-splat='WARNING:|BUG:|Oops|general protection|possible circular locking|inconsistent lock state'
-splat+='|possible recursive locking|suspicious RCU usage|sleeping function called from invalid context'
-splat+='|KASAN:|UBSAN:|kernel BUG|Call Trace:'
-if first=$(grep -n -m1 -E "$splat" "$dmesg_log"); then
+if first=$("$ROOT/scripts/kernel-reports.sh" "$dmesg_log"); then
 	printf '%s: the guest kernel log has a warning or error report: %s:%s\n' "$prog" "$dmesg_log" "$first" >&2
 	line=${first%%:*}
 	tail -n +"$line" "$dmesg_log" | head -n 40 | sed 's/^/  /' >&2

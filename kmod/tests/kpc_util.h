@@ -25,6 +25,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 
+#include "kpc_misc.h"
 #include "target/kpc_target.h"
 
 #define KPC_MODULE	"kprobecov"
@@ -62,39 +63,6 @@ static inline const char *kpc_requirements(void)
 	if (access("/sys/module/" KPC_MODULE, F_OK))
 		return KPC_MODULE ".ko is not loaded";
 	return NULL;
-}
-
-/*
- * Opens /dev/<name>. Without devtmpfs' node (no udev in a small guest),
- * makes it from the misc device's major:minor in sysfs.
- */
-static inline int kpc_open_misc(const char *name, int flags)
-{
-	char path[PATH_MAX];
-	unsigned int maj, min;
-	int fd;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/dev/%s", name);
-	fd = open(path, flags | O_CLOEXEC);
-	if (fd >= 0 || errno != ENOENT)
-		return fd;
-	snprintf(path, sizeof(path), "/sys/class/misc/%s/dev", name);
-	f = fopen(path, "r");
-	if (!f) {
-		errno = ENOENT;
-		return -1;
-	}
-	if (fscanf(f, "%u:%u", &maj, &min) != 2) {
-		fclose(f);
-		errno = ENOENT;
-		return -1;
-	}
-	fclose(f);
-	snprintf(path, sizeof(path), "/dev/%s", name);
-	if (mknod(path, S_IFCHR | 0600, makedev(maj, min)) && errno != EEXIST)
-		return -1;
-	return open(path, flags | O_CLOEXEC);
 }
 
 /* An uninitialised collector fd; skips the test when there is no device. */

@@ -15,7 +15,8 @@
 #      own vmlinux ($KPROBECOV_DEBUG_VMLINUX, with DWARF) and its sources
 #      ($KPROBECOV_KERNEL_SRC: the files of the kernel's tree the tests read) -> vmlinux;
 #   3. the KCOV backend: packages/core/test/kcov/run-in-guest.sh -> kcov;
-#   4. the fidelity corpus against gcov, both backends: test/fidelity/run-in-guest.sh -> fidelity.
+#   4. the fidelity corpus against gcov, both backends: test/fidelity/run-in-guest.sh -> fidelity;
+#   5. the fuzzer of /dev/kprobecov, a bounded run: kmod/tests/fuzz/run-in-guest.sh -> fuzz.
 # Every suite runs whatever the others did. guest-run.sh fails the run on a kernel warning,
 # lockdep or KASAN report in the guest's log; each suite also counts one in its own window.
 # Exits 1 if a suite's result counts a failure, 2 on bad usage or when this is not the
@@ -60,6 +61,9 @@ echo "# ==== KCOV backend"
 
 echo "# ==== fidelity against gcov"
 "$root/test/fidelity/run-in-guest.sh" "$results"
+
+echo "# ==== the fuzzer of /dev/kprobecov"
+"$here/fuzz/run-in-guest.sh" "$results" fuzz
 
 for f in "$results"/*.result; do
 	grep -qx 'passed [0-9]* failed 0' "$f" || { echo "run-in-debug-guest: failures in $f" >&2; status=1; }
