@@ -92,6 +92,11 @@ int fz_sites_load(struct fz_sites *s, const char *ko, const char *module)
 			base[i] = 0;	/* not loaded: its sites are not counted */
 			continue;
 		}
+		if (!strncmp(shstr + sh[i].sh_name, ".init", 5) || s->n_ranges == 16)
+			continue;
+		s->range[s->n_ranges][0] = base[i];
+		s->range[s->n_ranges][1] = base[i] + sh[i].sh_size;
+		s->n_ranges++;
 		if (base[i] < s->lo)
 			s->lo = base[i];
 		if (base[i] + sh[i].sh_size > s->hi)
@@ -128,6 +133,19 @@ int fz_sites_load(struct fz_sites *s, const char *ko, const char *module)
 	}
 	munmap(map, st.st_size);
 	qsort(s->pc, s->n, sizeof(*s->pc), fz_cmp_u64);
+	return 0;
+}
+
+/* Whether pc is in one of the module's executable sections. */
+int fz_in_module(const struct fz_sites *s, uint64_t pc)
+{
+	unsigned int i;
+
+	if (pc < s->lo || pc >= s->hi)
+		return 0;
+	for (i = 0; i < s->n_ranges; i++)
+		if (pc >= s->range[i][0] && pc < s->range[i][1])
+			return 1;
 	return 0;
 }
 

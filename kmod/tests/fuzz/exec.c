@@ -605,7 +605,7 @@ static void fz_collect(struct fz_thr *t)
 			uint64_t pc = t->cover[i];
 			long k;
 
-			if (pc < sh->sites.lo || pc >= sh->sites.hi)
+			if (!fz_in_module(&sh->sites, pc))
 				continue;
 			k = fz_site_index(&sh->sites, pc);
 			if (k >= 0)

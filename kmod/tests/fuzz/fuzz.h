@@ -127,9 +127,14 @@ struct fz_sites {
 	uint64_t *pc;		/* sorted: return addresses of the calls, as KCOV records them */
 	uint32_t n;		/* all sites */
 	uint32_t n_text;	/* of them in sections that run after init (not .init/.exit) */
-	uint64_t lo, hi;	/* [lo, hi): the module's executable sections */
+	uint64_t lo, hi;	/* [lo, hi): around every range below */
+	unsigned int n_ranges;
+	uint64_t range[16][2];	/* [start, end) of each executable section that stays
+				 * loaded (.init ones are freed: another module's
+				 * text may take their place) */
 };
 int fz_sites_load(struct fz_sites *s, const char *ko, const char *module);
+int fz_in_module(const struct fz_sites *s, uint64_t pc);
 long fz_site_index(const struct fz_sites *s, uint64_t pc);	/* -1: not a site */
 uint64_t *fz_kcov_enable(void);		/* NULL when KCOV is missing */
 #define FZ_KCOV_WORDS	(1 << 18)
