@@ -156,6 +156,7 @@ struct fz_shared {
 	uint64_t sitepc[FZ_MAX_SITES];
 	uint8_t hit[FZ_MAX_SITES];	/* sites the running program reached */
 	uint64_t stray;			/* PCs in the module's text that are no site */
+	uint64_t stray_pc[16];		/* the first distinct ones, to name in the summary */
 	uint64_t ioctls;		/* ioctl calls made, all programs */
 	uint64_t calls;			/* calls on the device (open, close, mmap, poll too) */
 	uint64_t faults;		/* allocations failed by fail-nth */

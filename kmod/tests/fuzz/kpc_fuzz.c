@@ -475,6 +475,10 @@ int main(int argc, char **argv)
 		printf("kpc_fuzz: kprobecov.ko KCOV sites reached: %u of %u (%.1f%%); stray PCs %llu\n",
 		       reached_n, sh->sites.n, 100.0 * reached_n / sh->sites.n,
 		       (unsigned long long)sh->stray);
+		for (i = 0; i < 16 && sh->stray_pc[i]; i++)
+			printf("kpc_fuzz: stray PC %#llx (.text+%#llx)\n",
+			       (unsigned long long)sh->stray_pc[i],
+			       (unsigned long long)(sh->stray_pc[i] - sh->sites.range[0][0]));
 		printf("kpc_fuzz: corpus: %u programs (%u seeds, %u new)%s%s\n", corpus_n, seeds_n,
 		       corpus_n - seeds_n, out ? ", new ones in " : "", out ? out : "");
 		printf("kpc_fuzz: kernel reports: %d%s\n", reports, hung ? "; a hang" : "");
