@@ -127,6 +127,7 @@ struct fz_sites {
 	uint64_t *pc;		/* sorted: return addresses of the calls, as KCOV records them */
 	uint32_t n;		/* all sites */
 	uint32_t n_text;	/* of them in sections that run after init (not .init/.exit) */
+	uint32_t n_tail;	/* tail calls of the callback, not counted in n */
 	uint64_t lo, hi;	/* [lo, hi): around every range below */
 	unsigned int n_ranges;
 	uint64_t range[16][2];	/* [start, end) of each executable section that stays
