@@ -29,7 +29,8 @@ reports=$(get reports)
 	echo "| executor restarts (SIGKILL in a program) | $(get restarts) |"
 	echo "| kprobecov.ko KCOV sites reached | $(get reached) of $(get sites) ($(pct "$(get reached)" "$(get sites)") %) |"
 	echo "| of them outside .init/.exit text (reachable from user space) | $(get sites_text) |"
-	echo "| PCs in the module's text that are no site (must be 0) | $(get stray) |"
+	echo "| sites that are tail calls (jmp), not counted: KCOV records their caller's return | $(get sites_tail) |"
+	echo "| PCs in the module's text that are no site (those returns) | $(get stray) |"
 	echo "| corpus at the end (seeds + programs that reached new sites) | $(get corpus) |"
 	echo "| kernel reports | $reports |"
 	if [ "$reports" != 0 ]; then

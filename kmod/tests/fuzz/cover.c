@@ -7,8 +7,11 @@
  * at the call's 4-byte operand, so the return address that KCOV records is the
  * relocation's offset + 4), in an executable section. The loaded address of each
  * section comes from /sys/module/<module>/sections/<name> (root only: others
- * read 0). A PC in the module's text that matches no site is counted apart
- * (stray): it would mean the file is not the module that is loaded.
+ * read 0). A function may end in a tail call of the callback (jmp): KCOV then
+ * records the return address of the function's caller, no site of the function;
+ * those sites are left out of the denominator, and a PC in the module's text
+ * that matches no site is counted apart (stray): the return of a function that
+ * tail-called, or a file that is not the module loaded.
  */
 #include <elf.h>
 #include <errno.h>
@@ -124,6 +127,12 @@ int fz_sites_load(struct fz_sites *s, const char *ko, const char *module)
 
 			if (strcmp(str + y->st_name, "__sanitizer_cov_trace_pc"))
 				continue;
+			/* A tail call (jmp): KCOV records its caller's return address. */
+			if (r[k].r_offset && ((const unsigned char *)map +
+			    sh[rel->sh_info].sh_offset)[r[k].r_offset - 1] == 0xe9) {
+				s->n_tail++;
+				continue;
+			}
 			if (s->n == cap)
 				s->pc = realloc(s->pc, (cap *= 2) * sizeof(*s->pc));
 			s->pc[s->n++] = base[rel->sh_info] + r[k].r_offset + 4;

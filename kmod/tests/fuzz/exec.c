@@ -610,8 +610,11 @@ static void fz_collect(struct fz_thr *t)
 			k = fz_site_index(&sh->sites, pc);
 			if (k >= 0)
 				sh->hit[k] = 1;
-			else
-				__atomic_add_fetch(&sh->stray, 1, __ATOMIC_RELAXED);
+			else if (__atomic_add_fetch(&sh->stray, 1, __ATOMIC_RELAXED))
+				for (k = 0; k < 16; k++)
+					if (sh->stray_pc[k] == pc || (!sh->stray_pc[k] &&
+					    !__sync_val_compare_and_swap(&sh->stray_pc[k], 0, pc)))
+						break;
 		}
 		__atomic_store_n(&t->cover[0], 0, __ATOMIC_RELAXED);
 	}

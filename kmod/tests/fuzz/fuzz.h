@@ -127,6 +127,7 @@ struct fz_sites {
 	uint64_t *pc;		/* sorted: return addresses of the calls, as KCOV records them */
 	uint32_t n;		/* all sites */
 	uint32_t n_text;	/* of them in sections that run after init (not .init/.exit) */
+	uint32_t n_tail;	/* tail calls of the callback, not counted in n */
 	uint64_t lo, hi;	/* [lo, hi): around every range below */
 	unsigned int n_ranges;
 	uint64_t range[16][2];	/* [start, end) of each executable section that stays
@@ -156,6 +157,7 @@ struct fz_shared {
 	uint64_t sitepc[FZ_MAX_SITES];
 	uint8_t hit[FZ_MAX_SITES];	/* sites the running program reached */
 	uint64_t stray;			/* PCs in the module's text that are no site */
+	uint64_t stray_pc[16];		/* the first distinct ones, to name in the summary */
 	uint64_t ioctls;		/* ioctl calls made, all programs */
 	uint64_t calls;			/* calls on the device (open, close, mmap, poll too) */
 	uint64_t faults;		/* allocations failed by fail-nth */

@@ -380,7 +380,8 @@ int main(int argc, char **argv)
 	if (!fault)
 		printf("kpc_fuzz: failure injection off\n");
 	printf("kpc_fuzz: seed %llu; kprobecov.ko has %u KCOV sites (%u outside .init/.exit "
-	       "text); max %.0f s%s\n", seed, sh->sites.n, sh->sites.n_text, seconds,
+	       "text; and %u tail calls, not counted); max %.0f s%s\n", seed, sh->sites.n,
+	       sh->sites.n_text, sh->sites.n_tail, seconds,
 	       max_ioctls ? "" : ", no call limit");
 
 	start = last_status = now();
@@ -475,6 +476,10 @@ int main(int argc, char **argv)
 		printf("kpc_fuzz: kprobecov.ko KCOV sites reached: %u of %u (%.1f%%); stray PCs %llu\n",
 		       reached_n, sh->sites.n, 100.0 * reached_n / sh->sites.n,
 		       (unsigned long long)sh->stray);
+		for (i = 0; i < 16 && sh->stray_pc[i]; i++)
+			printf("kpc_fuzz: stray PC %#llx (.text+%#llx)\n",
+			       (unsigned long long)sh->stray_pc[i],
+			       (unsigned long long)(sh->stray_pc[i] - sh->sites.range[0][0]));
 		printf("kpc_fuzz: corpus: %u programs (%u seeds, %u new)%s%s\n", corpus_n, seeds_n,
 		       corpus_n - seeds_n, out ? ", new ones in " : "", out ? out : "");
 		printf("kpc_fuzz: kernel reports: %d%s\n", reports, hung ? "; a hang" : "");
@@ -484,11 +489,12 @@ int main(int argc, char **argv)
 			if (f) {
 				fprintf(f, "seed=%llu\nseconds=%.0f\nprograms=%lu\nioctls=%llu\n"
 					"calls=%llu\nfaults=%llu\nrestarts=%u\nsites=%u\nsites_text=%u\n"
+					"sites_tail=%u\n"
 					"reached=%u\nstray=%llu\ncorpus=%u\nseeds=%u\nreports=%d\n"
 					"report=%s\n", seed, secs, programs,
 					(unsigned long long)sh->ioctls, (unsigned long long)sh->calls,
 					(unsigned long long)sh->faults, restarts, sh->sites.n,
-					sh->sites.n_text, reached_n, (unsigned long long)sh->stray,
+					sh->sites.n_text, sh->sites.n_tail, reached_n, (unsigned long long)sh->stray,
 					corpus_n, seeds_n, reports, report);
 				fclose(f);
 			}
