@@ -33,7 +33,7 @@ HOST_SUITES := typecheck native core
 GUEST_SUITES := core-guest core-guest-cli frontends
 # The debug guest's suites (kmod/tests/run-in-debug-guest.sh), named debug-<suite>.
 DEBUG_SUITES := $(addprefix debug-,abi_test probes_test module_test attach_test events_test \
-	stress_test ftrace_test privilege_test kmod-unload vmlinux kcov fidelity)
+	stress_test ftrace_test privilege_test robust_test kmod-unload vmlinux kcov fidelity)
 GUEST_TIMEOUT ?= 1800
 DEBUG_GUEST_TIMEOUT ?= 2400
 BENCH_TIMEOUT ?= 3000
