@@ -69,7 +69,7 @@ FIXTURE_TEARDOWN(unwatched)
 	if (self->saved_opt >= 0)
 		kpc_write_int(KPC_OPT_SYSCTL, self->saved_opt);
 	if (kpc_is_loaded(KPC_UNWATCHED))
-		kpc_unload(KPC_UNWATCHED);
+		ASSERT_EQ(0, kpc_unload(KPC_UNWATCHED));
 }
 
 /* Calls kpc_unwatched_fn n times in this process, with RCU watching or not. */
@@ -262,7 +262,7 @@ TEST(close_keeps_a_collector_whose_ftrace_ops_stays_registered)
 	ASSERT_LT(0, kpc_read_int(KPC_FAIL_PARAM("failed")));
 	/* ... so the collector is kept, and kprobecov with it (its callback is the module's). */
 	ASSERT_EQ(base + 1, kpc_refcnt(KPC_MODULE));
-	ASSERT_EQ(-EBUSY, kpc_unload(KPC_MODULE));
+	ASSERT_EQ(-EAGAIN, kpc_unload(KPC_MODULE));
 	ASSERT_TRUE(kpc_dmesg_has("kprobecov: could not unregister the ftrace_ops of a closed collector"));
 	/* Its callback still runs at the function's entry, on memory that is still there. */
 	kpc_call(-1, KPC_TARGET_CALL_A, 1, 3);
@@ -395,9 +395,10 @@ TEST_TIMEOUT(big_batch_does_not_stall_module_loads, 900)
 	ASSERT_LE(2, during);
 	/* ... none waiting for it. */
 	ASSERT_GE(bound, worst);
-	/* Every probe is waiting for its module (kpc_entry was unloaded last). */
-	ASSERT_EQ(0, out.registered);
-	ASSERT_EQ(KPC_BIG_BATCH, out.pending);
+	/* No probe failed: each was planted or waits for its module ... */
+	ASSERT_EQ(0, out.failed);
+	ASSERT_EQ(KPC_BIG_BATCH, out.registered + out.pending);
+	/* ... and kpc_entry's wait, now that it was unloaded last. */
 	ASSERT_TRUE(HAS(kpc_state(c.fd, 0, &err), PENDING));
 	ASSERT_TRUE(HAS(kpc_state(c.fd, 1, &err), PENDING));
 	/* Loaded again, kpc_entry gets both probes, which count. */

@@ -88,6 +88,11 @@ static int __init kpc_unwatched_init(void)
 	return 0;
 }
 
+static void __exit kpc_unwatched_exit(void)
+{
+}
+
 module_init(kpc_unwatched_init);
+module_exit(kpc_unwatched_exit);
 MODULE_DESCRIPTION("kprobecov selftest target: a function run where RCU is not watching");
 MODULE_LICENSE("GPL");
