@@ -44,7 +44,7 @@ HOST_SUITES := typecheck native core
 GUEST_SUITES := core-guest core-guest-cli frontends
 # The debug guest's suites (kmod/tests/run-in-debug-guest.sh), named debug-<suite>.
 DEBUG_SUITES := $(addprefix debug-,abi_test probes_test module_test attach_test events_test \
-	stress_test ftrace_test privilege_test kmod-unload vmlinux kcov fidelity fuzz)
+	stress_test ftrace_test privilege_test robust_test kmod-unload vmlinux kcov fidelity fuzz)
 # Debian kernels besides the stock one, by series (scripts/debian-kernel.sh resolves each
 # to its newest release in apt's lists and fetches it once into the cache). In `make test`
 # each gets one guest boot for the C selftests (KERNEL_SUITES), named k<series>-<suite>;
@@ -52,7 +52,7 @@ DEBUG_SUITES := $(addprefix debug-,abi_test probes_test module_test attach_test 
 # (The front ends are not in `make test` yet: the example's Vitest run stalls on 6.12.)
 KERNELS := 6.12
 KERNEL_SUITES := abi_test probes_test module_test attach_test events_test stress_test \
-	ftrace_test privilege_test kmod-unload
+	ftrace_test privilege_test robust_test kmod-unload
 KERNEL_TEST_SUITES := $(foreach k,$(KERNELS),k$(k)-guest-run $(addprefix k$(k)-,$(KERNEL_SUITES)))
 GUEST_TIMEOUT ?= 1800
 DEBUG_GUEST_TIMEOUT ?= 2700

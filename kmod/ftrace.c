@@ -323,7 +323,9 @@ fail:
 
 /*
  * At close, after kpc_retire unplanted everything (so the ops is
- * unregistered: no callback runs any more): free the filter and the table.
+ * unregistered: no callback runs any more), or for a collector kept because
+ * ftrace refused that, once a later close could unregister it (main.c):
+ * free the filter and the table.
  */
 void kpc_ftrace_free(struct kpc_collector *c)
 {

@@ -3,7 +3,13 @@
  * The hot path: what runs on every probe hit. Rules: no lock that can
  * sleep, no spinlock at all, no allocation, no printk; O(1) in the number
  * of probes and of slots (at most two hash lookups and the global slot).
- * Runs with preemption disabled, which is an RCU read-side critical section.
+ * Runs with preemption disabled, which is an RCU read-side critical section
+ * only where RCU is watching: a hit where it is not (the idle loop, early
+ * entry code) counts nothing and touches nothing of the collector, whose
+ * memory close frees after a grace period that such a hit does not delay.
+ * A breakpoint's handler always has RCU watching (the int3 trap enters as
+ * an NMI, which makes it watch); a jump-optimised kprobe's and the ftrace
+ * callback run in the probed context itself and check (kpc_rcu_watching).
  *
  * Cost rule: one atomic read-modify-write per counted hit (the slot's hit
  * counter, exact under concurrency). Caller and edge counts are plain
@@ -14,6 +20,7 @@
 #define pr_fmt(fmt) "kprobecov: " fmt
 
 #include <linux/bitops.h>
+#include <linux/context_tracking.h>
 #include <linux/ftrace.h>
 #include <linux/hash.h>
 #include <linux/preempt.h>
@@ -39,6 +46,20 @@ struct kpc_entry *kpc_lookup(struct kpc_collector *c, struct pid *key, bool proc
 }
 /* Also run while the hot path fills its cache: a probe here would re-enter it. */
 NOKPROBE_SYMBOL(kpc_lookup);
+
+/*
+ * rcu_is_watching() for a caller that runs with preemption disabled, inline
+ * where the kernel's header has it (a load and a test instead of a call on
+ * every hit); elsewhere the exported function.
+ */
+static __always_inline bool kpc_rcu_watching(void)
+{
+#if defined(CONFIG_CONTEXT_TRACKING_IDLE) && defined(RCU_DYNTICKS_IDX)
+	return !rcu_dynticks_curr_cpu_in_eqs();
+#else
+	return rcu_is_watching();
+#endif
+}
 
 /* The caller's return address at a function-entry probe. */
 static unsigned long kpc_return_address(struct pt_regs *regs)
@@ -303,16 +324,22 @@ static __always_inline void kpc_hit(struct kpc_probe *p, bool task, struct pt_re
 		kpc_record_caller(c, p, regs, ret);
 }
 
-/*
- * The handler of a probe with a callers table, and every hit
- * kpc_pre_handler does not count itself.
- */
-static noinline int kpc_pre_handler_full(struct kprobe *kp, struct pt_regs *regs)
+/* Every hit kpc_pre_handler_fast does not count itself; RCU is watching. */
+static noinline int kpc_pre_handler_slow(struct kprobe *kp, struct pt_regs *regs)
 {
 	struct kpc_probe *p = container_of(kp, struct kpc_probe, kp);
 
 	kpc_hit(p, kpc_probed_in_task(kp), regs, 0);
 	return 0;
+}
+NOKPROBE_SYMBOL(kpc_pre_handler_slow);
+
+/* The handler of a probe with a callers table. */
+static int kpc_pre_handler_full(struct kprobe *kp, struct pt_regs *regs)
+{
+	if (unlikely(!kpc_rcu_watching()))
+		return 0;
+	return kpc_pre_handler_slow(kp, regs);
 }
 NOKPROBE_SYMBOL(kpc_pre_handler_full);
 
@@ -324,7 +351,8 @@ NOKPROBE_SYMBOL(kpc_pre_handler_full);
  * none (it names several while c->slow: a trace or a global slot), the
  * probe seen before, and, with edges, the edge seen before in the slot.
  * It changes nothing before all of that is known; anything else goes to
- * kpc_pre_handler_full. Every load here is one the common hit needs.
+ * kpc_pre_handler_slow. Where RCU is not watching it returns before
+ * touching the probe. Every load here is one the common hit needs.
  */
 static __always_inline int kpc_pre_handler_fast(struct kprobe *kp, struct pt_regs *regs,
 						bool edges)
@@ -334,6 +362,8 @@ static __always_inline int kpc_pre_handler_fast(struct kprobe *kp, struct pt_reg
 	u32 *count, seen;
 	unsigned long one;
 
+	if (unlikely(!kpc_rcu_watching()))
+		return 0;
 	if (unlikely(preempt_count() & (NMI_MASK | HARDIRQ_MASK | SOFTIRQ_OFFSET)) &&
 	    !kpc_probed_in_task(kp))
 		goto full;
@@ -366,7 +396,7 @@ static __always_inline int kpc_pre_handler_fast(struct kprobe *kp, struct pt_reg
 	atomic64_inc((atomic64_t *)one + p->index);
 	return 0;
 full:
-	return kpc_pre_handler_full(kp, NULL);	/* regs serve the callers table only */
+	return kpc_pre_handler_slow(kp, NULL);	/* regs serve the callers table only */
 }
 
 static int kpc_pre_handler(struct kprobe *kp, struct pt_regs *regs)
@@ -410,7 +440,7 @@ void kpc_ftrace_handler(unsigned long ip, unsigned long parent_ip, struct ftrace
 	bit = ftrace_test_recursion_trylock(ip, parent_ip);
 	if (bit < 0)
 		return;
-	if (unlikely(!rcu_is_watching()))
+	if (unlikely(!kpc_rcu_watching()))
 		goto out;
 	t = rcu_dereference_sched(c->ftab);
 	if (unlikely(!t))

@@ -198,11 +198,17 @@ struct kpc_collector {
 	struct kpc_slot *slots;
 	struct hlist_head table[1 << KPC_TABLE_BITS];
 
-	/* Grows under mutex + kpc_mutex. */
+	/*
+	 * Grow under mutex + kpc_mutex. nr_probes counts the probes kpc_mutex's holders
+	 * see, which an ADD_PROBES in progress publishes before planting them
+	 * (hdr->nr_probes, what user space sees, only when it returns).
+	 */
 	struct kpc_probe **probes;
 	u64 nr_probes;
-	char (*targets)[KPROBECOV_MODULE_LEN];
-	u32 nr_targets;
+	char (*targets)[KPROBECOV_MODULE_LEN];	/* kvmalloc'd, room for targets_cap */
+	u32 nr_targets, targets_cap;
+	u32 *target_tab;		/* open addressing: target index + 1 by name, 0 empty */
+	u32 target_mask;		/* target_tab has target_mask + 1 cells, or none */
 
 	struct kpc_cpu_cache __percpu *cache;	/* allocated at INIT */
 

@@ -190,23 +190,73 @@ static int kpc_open(struct inode *inode, struct file *file)
 	return nonseekable_open(inode, file);
 }
 
+/* Frees an initialised collector no probe handler or callback can reach any more. */
+static void kpc_free_collector(struct kpc_collector *c)
+{
+	kpc_ftrace_free(c);
+	kpc_free_probes(c);
+	kvfree(c->slots);
+	free_percpu(c->cache);
+	vfree(c->area);
+	kfree(c);
+}
+
+/*
+ * Closed collectors whose ftrace_ops ftrace would not unregister (it refuses when it
+ * has disabled itself after an error of its own): their callback may still run, on
+ * their memory and on this module's text. They are kept, each with a reference on
+ * the module, on kpc_leaked (through node, under kpc_mutex), and unregistered again
+ * at every later close; one that goes is freed then.
+ */
+static LIST_HEAD(kpc_leaked);
+
+static void kpc_keep_leaked(struct kpc_collector *c)
+{
+	pr_warn_once("could not unregister the ftrace_ops of a closed collector: its %zu bytes stay allocated, and kprobecov loaded, until it can be\n",
+		     c->area_bytes);
+	__module_get(THIS_MODULE);
+	mutex_lock(&kpc_mutex);
+	list_add(&c->node, &kpc_leaked);
+	mutex_unlock(&kpc_mutex);
+}
+
+static void kpc_reap_leaked(void)
+{
+	struct kpc_collector *c, *tmp;
+	LIST_HEAD(gone);
+
+	mutex_lock(&kpc_mutex);
+	list_for_each_entry_safe(c, tmp, &kpc_leaked, node) {
+		if (unregister_ftrace_function(&c->fops))
+			continue;
+		c->fops_registered = false;
+		list_move(&c->node, &gone);
+	}
+	mutex_unlock(&kpc_mutex);
+	list_for_each_entry_safe(c, tmp, &gone, node) {
+		kpc_free_collector(c);
+		module_put(THIS_MODULE);
+	}
+}
+
 static int kpc_release(struct inode *inode, struct file *file)
 {
 	struct kpc_collector *c = file->private_data;
 
-	if (c->area) {
-		kpc_retire(c);
-		kpc_detach_all(c);
-		synchronize_rcu();	/* fork/exit hooks walking kpc_collectors */
-		irq_work_sync(&c->poll_work);
-		kpc_ftrace_free(c);
-		kpc_free_probes(c);
-		kvfree(c->slots);
-		free_percpu(c->cache);
-		vfree(c->area);
-	}
+	kpc_reap_leaked();
 	kpc_uncharge(c);
-	kfree(c);
+	if (!c->area) {
+		kfree(c);
+		return 0;
+	}
+	kpc_retire(c);
+	kpc_detach_all(c);
+	synchronize_rcu();	/* fork/exit hooks walking kpc_collectors */
+	irq_work_sync(&c->poll_work);
+	if (c->fops_registered)
+		kpc_keep_leaked(c);	/* counts nothing: nothing is attached or planted */
+	else
+		kpc_free_collector(c);
 	return 0;
 }
 
@@ -269,13 +319,13 @@ static int kpc_init(struct kpc_collector *c, struct kprobecov_init *in)
 
 	c->probes = kvcalloc(in->max_probes, sizeof(*c->probes), GFP_KERNEL_ACCOUNT);
 	c->slots = kvcalloc(in->max_slots, sizeof(*c->slots), GFP_KERNEL_ACCOUNT);
-	c->targets = kcalloc(1, sizeof(*c->targets), GFP_KERNEL);
+	c->targets = kvcalloc(1, sizeof(*c->targets), GFP_KERNEL);
 	c->cache = alloc_percpu(struct kpc_cpu_cache);	/* zeroed: task NULL, never valid */
 	area = vmalloc_user(l.total);	/* zeroed */
 	if (!c->probes || !c->slots || !c->targets || !c->cache || !area) {
 		kvfree(c->probes);
 		kvfree(c->slots);
-		kfree(c->targets);
+		kvfree(c->targets);
 		free_percpu(c->cache);
 		vfree(area);
 		c->probes = NULL;
@@ -292,7 +342,7 @@ static int kpc_init(struct kpc_collector *c, struct kprobecov_init *in)
 	c->trace_entries = in->trace_entries;
 	c->max_callers = in->flags & KPROBECOV_INIT_CALLERS ? kpc_max_callers : 0;
 	c->area_bytes = l.total;
-	c->nr_targets = 1;	/* KPC_TARGET_VMLINUX needs no name */
+	c->nr_targets = c->targets_cap = 1;	/* KPC_TARGET_VMLINUX needs no name */
 
 	hdr = area;
 	hdr->magic = KPROBECOV_AREA_MAGIC;

@@ -16,6 +16,7 @@
 #include <linux/kobject.h>
 #include <linux/module.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 #include <linux/string.h>
 #include <linux/stringhash.h>
 #include <linux/vmalloc.h>
@@ -27,24 +28,71 @@ static bool kpc_is_vmlinux(const char *module)
 	return !module[0] || !strcmp(module, "vmlinux");
 }
 
-/* Index of a target name in c->targets, added if new; -ENOMEM on failure. */
+/* Probes one step of ADD_PROBES or ARM plants or arms under one hold of kpc_mutex. */
+#define KPC_PROBES_PER_STEP 256
+
+/* The cell of target_tab for module: its index + 1, or the empty cell to put it in. */
+static u32 *kpc_target_cell(struct kpc_collector *c, const char *module)
+{
+	u32 i = full_name_hash(NULL, module, strlen(module)) & c->target_mask;
+
+	while (c->target_tab[i] && strcmp(c->targets[c->target_tab[i] - 1], module))
+		i = (i + 1) & c->target_mask;
+	return &c->target_tab[i];
+}
+
+/* Room for one more target: targets and target_tab (at most half full) grown by doubling. */
+static int kpc_target_room(struct kpc_collector *c)
+{
+	char (*targets)[KPROBECOV_MODULE_LEN];
+	u32 size, *tab, i;
+
+	if (c->nr_targets == c->targets_cap) {
+		targets = kvmalloc_array(2 * c->targets_cap, sizeof(*targets), GFP_KERNEL_ACCOUNT);
+		if (!targets)
+			return -ENOMEM;
+		memcpy(targets, c->targets, c->nr_targets * sizeof(*targets));
+		kvfree(c->targets);
+		c->targets = targets;
+		c->targets_cap *= 2;
+	}
+	if (c->target_tab && 2 * (c->nr_targets + 1) <= c->target_mask + 1)
+		return 0;
+	size = roundup_pow_of_two(max(64U, 4 * (c->nr_targets + 1)));
+	tab = kvcalloc(size, sizeof(*tab), GFP_KERNEL_ACCOUNT);
+	if (!tab)
+		return -ENOMEM;
+	kvfree(c->target_tab);
+	c->target_tab = tab;
+	c->target_mask = size - 1;
+	for (i = 1; i < c->nr_targets; i++)
+		*kpc_target_cell(c, c->targets[i]) = i + 1;
+	return 0;
+}
+
+/*
+ * Index of a target name in c->targets, added if new (add); -ENOENT (not there, !add)
+ * or -ENOMEM. Under kpc_mutex (the module notifier looks names up).
+ */
 static int kpc_target_index(struct kpc_collector *c, const char *module, bool add)
 {
-	char (*grown)[KPROBECOV_MODULE_LEN];
-	u32 i;
+	u32 *cell;
+	int ret;
 
 	if (kpc_is_vmlinux(module))
 		return KPC_TARGET_VMLINUX;
-	for (i = 1; i < c->nr_targets; i++)
-		if (!strcmp(c->targets[i], module))
-			return i;
+	if (c->target_tab) {
+		cell = kpc_target_cell(c, module);
+		if (*cell)
+			return *cell - 1;
+	}
 	if (!add)
 		return -ENOENT;
-	grown = krealloc_array(c->targets, c->nr_targets + 1, sizeof(*grown), GFP_KERNEL);
-	if (!grown)
-		return -ENOMEM;
-	c->targets = grown;
+	ret = kpc_target_room(c);
+	if (ret)
+		return ret;
 	strscpy(c->targets[c->nr_targets], module, KPROBECOV_MODULE_LEN);
+	*kpc_target_cell(c, module) = c->nr_targets + 1;
 	return c->nr_targets++;
 }
 
@@ -71,6 +119,9 @@ static struct module *kpc_get_module(const char *name, struct kobject **kobj, bo
 	return NULL;
 }
 
+/* Symbols of a module's table looked at with preemption off, at most. */
+#define KPC_SYMS_PER_STEP 4096
+
 /* Open-addressing table of wanted symbol names -> addresses. */
 struct kpc_want {
 	const char *name;
@@ -96,9 +147,9 @@ static struct kpc_want *kpc_want_slot(struct kpc_want *t, u32 mask, const char *
 static int kpc_resolve_module(struct module *mod, struct kpc_probe **probes, u32 n,
 			      unsigned long *addresses, int *errors)
 {
-	struct mod_kallsyms *ks;
+	struct mod_kallsyms *ks, *prev;
 	struct kpc_want *t;
-	u32 size = roundup_pow_of_two(2 * n + 1), mask = size - 1, i;
+	u32 size = roundup_pow_of_two(2 * n + 1), mask = size - 1, i, j, end;
 
 	t = kvcalloc(size, sizeof(*t), GFP_KERNEL);
 	if (!t)
@@ -106,22 +157,40 @@ static int kpc_resolve_module(struct module *mod, struct kpc_probe **probes, u32
 	for (i = 0; i < n; i++)
 		kpc_want_slot(t, mask, probes[i]->symbol)->name = probes[i]->symbol;
 
-	preempt_disable();	/* mod->kallsyms is RCU-sched protected */
-	ks = rcu_dereference_sched(mod->kallsyms);
-	for (i = 0; i < ks->num_symtab; i++) {
-		const Elf_Sym *sym = &ks->symtab[i];
-		const char *name = ks->strtab + sym->st_name;
-		struct kpc_want *w;
-
-		if (!*name || sym->st_shndx == SHN_UNDEF)
-			continue;
-		w = kpc_want_slot(t, mask, name);
-		if (w->name && !w->addr) {
-			w->addr = sym->st_value;
-			w->size = sym->st_size;
+	/*
+	 * mod->kallsyms is RCU-sched protected: read with preemption off, in chunks with a
+	 * chance to reschedule between them. It changes once, at LIVE (the init symbols
+	 * dropped; the table it pointed to is freed after a grace period): a walk that
+	 * finds another table restarts on it.
+	 */
+	for (i = 0, prev = NULL;; cond_resched()) {
+		preempt_disable();
+		ks = rcu_dereference_sched(mod->kallsyms);
+		if (ks != prev) {
+			for (j = 0; j < size; j++)
+				t[j].addr = t[j].size = 0;
+			prev = ks;
+			i = 0;
 		}
+		end = min_t(u32, ks->num_symtab, i + KPC_SYMS_PER_STEP);
+		for (; i < end; i++) {
+			const Elf_Sym *sym = &ks->symtab[i];
+			const char *name = ks->strtab + sym->st_name;
+			struct kpc_want *w;
+
+			if (!*name || sym->st_shndx == SHN_UNDEF)
+				continue;
+			w = kpc_want_slot(t, mask, name);
+			if (w->name && !w->addr) {
+				w->addr = sym->st_value;
+				w->size = sym->st_size;
+			}
+		}
+		end = ks->num_symtab;
+		preempt_enable();
+		if (i >= end)
+			break;
 	}
-	preempt_enable();
 
 	for (i = 0; i < n; i++) {
 		struct kpc_want *w = kpc_want_slot(t, mask, probes[i]->symbol);
@@ -420,15 +489,56 @@ static struct kpc_probe *kpc_new_probe(struct kpc_collector *c, const struct kpr
 	return p;
 }
 
+static void kpc_free_probe(struct kpc_probe *p)
+{
+	kfree(p->callers);
+	kfree(p->symbol);
+	kfree(p);
+}
+
+/* Orders probes by target, then by index (batch order within a target). */
+static int kpc_cmp_target(const void *a, const void *b)
+{
+	const struct kpc_probe *p = *(const struct kpc_probe **)a, *q = *(const struct kpc_probe **)b;
+
+	if (p->target != q->target)
+		return p->target < q->target ? -1 : 1;
+	return p->index < q->index ? -1 : p->index > q->index;
+}
+
 /*
- * Append a checked batch. Each probe is first allocated (all or nothing),
- * then planted target by target; results are written back into specs.
+ * Plant a step of one target's probes (under kpc_mutex). A module's probes were
+ * published pending: those the module notifier planted meanwhile (it loaded) or
+ * left waiting (it went) are its; the others are planted now.
+ */
+static void kpc_plant_step(struct kpc_collector *c, u32 target, struct kpc_probe **run, u32 n)
+{
+	u32 i, m = 0;
+
+	for (i = 0; i < n; i++)
+		if (target == KPC_TARGET_VMLINUX || run[i]->pending)
+			swap(run[m++], run[i]);	/* keeps the order of those planted */
+	if (m)
+		kpc_plant(c, target, run, m);
+}
+
+/*
+ * Append a checked batch. kpc_mutex is held only in steps, each bounded (at most
+ * KPC_PROBES_PER_STEP probes interned, planted, or one module's symbol-table walk of
+ * them), so that module loads and unloads, whose notifier takes it, wait for one
+ * step, not for the batch:
+ *   1. the probes are allocated (all or nothing), without kpc_mutex;
+ *   2. their module names interned into the targets (hashed), in steps;
+ *   3. sorted by target, without kpc_mutex;
+ *   4. published in one step (c->probes, c->nr_probes): a module's probes pending,
+ *      so the notifier plants them if it loads and leaves them if it goes;
+ *   5. planted target by target, in steps; results written back into specs.
  */
 int kpc_add_probes(struct kpc_collector *c, struct kprobecov_probe *specs, u64 count,
 		   struct kprobecov_add_probes *out)
 {
-	struct kpc_probe **batch;
-	u64 i, j;
+	struct kpc_probe **batch, **sorted;
+	u64 i, j, first = c->nr_probes;
 	int ret = 0;
 
 	for (i = 0; i < count; i++)
@@ -437,57 +547,73 @@ int kpc_add_probes(struct kpc_collector *c, struct kprobecov_probe *specs, u64 c
 	if (count > c->max_probes - c->nr_probes)
 		return -ENOSPC;
 	batch = kvcalloc(count, sizeof(*batch), GFP_KERNEL);
-	if (!batch)
-		return -ENOMEM;
+	sorted = kvcalloc(count, sizeof(*sorted), GFP_KERNEL);
+	if (!batch || !sorted) {
+		ret = -ENOMEM;
+		goto out;
+	}
 
-	mutex_lock(&kpc_mutex);
 	for (i = 0; i < count; i++) {
-		int target;
-
-		strreplace(specs[i].module, '-', '_');	/* module names as lsmod shows them */
-		target = kpc_target_index(c, specs[i].module, true);
-
-		batch[i] = target < 0 ? NULL : kpc_new_probe(c, &specs[i], target);
+		batch[i] = kpc_new_probe(c, &specs[i], KPC_TARGET_VMLINUX);
 		if (!batch[i]) {
-			while (i--) {
-				kfree(batch[i]->callers);
-				kfree(batch[i]->symbol);
-				kfree(batch[i]);
-			}
 			ret = -ENOMEM;
-			goto out;
+			goto free;
 		}
-		batch[i]->index = c->nr_probes + i;
+		batch[i]->index = first + i;
 		if (c->edge_bits)
 			batch[i]->edge_cur = hash_32(batch[i]->index, c->edge_bits);
+		cond_resched();
 	}
+	for (i = 0; i < count && !ret; i += KPC_PROBES_PER_STEP) {
+		mutex_lock(&kpc_mutex);
+		for (j = i; j < min(count, i + KPC_PROBES_PER_STEP); j++) {
+			int target;
 
-	/* Plant per target: gather each target's probes, in batch order. */
-	for (i = 0; i < count; i++) {
-		struct kpc_probe **run = batch + i;
-		u32 n = 1;
-
-		if (!batch[i])
-			continue;
-		for (j = i + 1; j < count; j++) {
-			if (batch[j] && batch[j]->target == batch[i]->target) {
-				swap(batch[i + n], batch[j]);
-				n++;
+			strreplace(specs[j].module, '-', '_');	/* module names as lsmod shows them */
+			target = kpc_target_index(c, specs[j].module, true);
+			if (target < 0) {
+				ret = target;
+				break;
 			}
+			batch[j]->target = target;
 		}
-		kpc_plant(c, run[0]->target, run, n);
-		i += n - 1;
+		mutex_unlock(&kpc_mutex);
+		cond_resched();
 	}
+	if (ret)
+		goto free;
+	memcpy(sorted, batch, count * sizeof(*sorted));
+	sort(sorted, count, sizeof(*sorted), kpc_cmp_target, NULL);
 
 	/* Publish: the hot path never reads c->probes, only kp's container. */
-	out->first_index = c->nr_probes;
+	mutex_lock(&kpc_mutex);
+	for (i = 0; i < count; i++) {
+		batch[i]->pending = batch[i]->target != KPC_TARGET_VMLINUX;
+		c->probes[first + i] = batch[i];
+	}
+	c->nr_probes += count;
+	mutex_unlock(&kpc_mutex);
+
+	for (i = 0; i < count; i += j) {
+		u32 target = sorted[i]->target;
+
+		for (j = 1; i + j < count && j < KPC_PROBES_PER_STEP &&
+			    sorted[i + j]->target == target; j++)
+			;
+		mutex_lock(&kpc_mutex);
+		kpc_plant_step(c, target, sorted + i, j);
+		mutex_unlock(&kpc_mutex);
+		cond_resched();
+	}
+
+	mutex_lock(&kpc_mutex);
+	out->first_index = first;
 	out->registered = out->pending = out->failed = 0;
 	for (i = 0; i < count; i++) {
 		struct kpc_probe *p = batch[i];
 
-		c->probes[p->index] = p;
-		specs[p->index - c->nr_probes].error = p->error;
-		specs[p->index - c->nr_probes].state = kpc_probe_state(c, p);
+		specs[i].error = p->error;
+		specs[i].state = kpc_probe_state(c, p);
 		if (p->registered)
 			out->registered++;
 		else if (p->pending)
@@ -495,11 +621,15 @@ int kpc_add_probes(struct kpc_collector *c, struct kprobecov_probe *specs, u64 c
 		else
 			out->failed++;
 	}
-	c->nr_probes += count;
 	WRITE_ONCE(c->hdr->nr_probes, c->nr_probes);
 	kpc_ftrace_sync(c);
-out:
 	mutex_unlock(&kpc_mutex);
+	goto out;
+free:
+	for (i = 0; i < count && batch[i]; i++)
+		kpc_free_probe(batch[i]);
+out:
+	kvfree(sorted);
 	kvfree(batch);
 	return ret;
 }
@@ -562,6 +692,12 @@ int kpc_select(struct kpc_collector *c, const struct kprobecov_select *sel, bool
 	for (i = first; i < end; i++) {
 		struct kpc_probe *p = c->probes[i];
 		int ret;
+
+		if (i > first && !((i - first) % KPC_PROBES_PER_STEP)) {
+			mutex_unlock(&kpc_mutex);	/* a step at a time: see kpc_add_probes */
+			cond_resched();
+			mutex_lock(&kpc_mutex);
+		}
 
 		if (!kpc_selected(sel, p) || p->want_armed == arm)
 			continue;
@@ -630,13 +766,11 @@ void kpc_free_probes(struct kpc_collector *c)
 {
 	u64 i;
 
-	for (i = 0; i < c->nr_probes; i++) {
-		kfree(c->probes[i]->callers);
-		kfree(c->probes[i]->symbol);
-		kfree(c->probes[i]);
-	}
+	for (i = 0; i < c->nr_probes; i++)
+		kpc_free_probe(c->probes[i]);
 	kvfree(c->probes);
-	kfree(c->targets);
+	kvfree(c->targets);
+	kvfree(c->target_tab);
 }
 
 /* Plant every pending probe of target now that mod is here. */

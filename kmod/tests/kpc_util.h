@@ -268,6 +268,30 @@ static inline unsigned long long kpc_kallsyms(const char *name)
 	return addr;
 }
 
+/* The integer a file (sysfs, procfs) starts with, or -1. */
+static inline int kpc_read_int(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	int v = -1;
+
+	if (f) {
+		if (fscanf(f, "%d", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+/* Writes an integer to a file (sysfs, procfs); asserts it took it. */
+static inline void kpc_write_int(const char *path, int v)
+{
+	FILE *f = fopen(path, "w");
+
+	ASSERT_NE(NULL, f);
+	fprintf(f, "%d\n", v);
+	ASSERT_EQ(0, fclose(f));
+}
+
 /* finit_module() with parameters ("name=value ..."); returns 0 or -errno. */
 static inline int kpc_load_params(const char *ko, const char *params)
 {

@@ -401,28 +401,6 @@ FIXTURE(opt) {
 	int saved;	/* -1: not changed */
 };
 
-static int kpc_read_int(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	int v = -1;
-
-	if (f) {
-		if (fscanf(f, "%d", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
-}
-
-static void kpc_write_int(const char *path, int v)
-{
-	FILE *f = fopen(path, "w");
-
-	ASSERT_NE(NULL, f);
-	fprintf(f, "%d\n", v);
-	ASSERT_EQ(0, fclose(f));
-}
-
 FIXTURE_SETUP(opt)
 {
 	self->saved = -1;

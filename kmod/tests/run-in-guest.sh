@@ -25,7 +25,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 kmod=$(dirname "$here")
 KPROBECOV_KO=${KPROBECOV_KO:-$kmod/kprobecov.ko}
 export KPROBECOV_KO
-programs="abi_test probes_test module_test attach_test events_test stress_test ftrace_test privilege_test"
+programs="abi_test probes_test module_test attach_test events_test stress_test ftrace_test privilege_test robust_test"
 splat='WARNING:|BUG:|Oops|general protection|circular locking|inconsistent lock state'
 splat="$splat|recursive locking|suspicious RCU usage|sleeping function called from invalid context"
 splat="$splat|KASAN:|UBSAN:|kernel BUG|Call Trace:"

@@ -204,6 +204,9 @@ struct kprobecov_probe {
  * A module name that is built in (no .ko) fails with ENOENT: use "vmlinux".
  * A "vmlinux" probe whose symbol or address is a module's fails with ENOENT:
  * name that module.
+ * A batch is planted a step at a time, with module loads and unloads between
+ * the steps: a module that comes or goes meanwhile leaves its probes as if it
+ * had done so after the call (planted, or PENDING).
  * The whole batch is checked first; on EINVAL (bad kind, FUNC with an
  * offset, unterminated or empty string, reserved set), E2BIG (count above
  * KPROBECOV_MAX_BATCH) or ENOSPC (above max_probes) nothing is added.
