@@ -515,9 +515,12 @@ static void kpc_plant_step(struct kpc_collector *c, u32 target, struct kpc_probe
 {
 	u32 i, m = 0;
 
-	for (i = 0; i < n; i++)
-		if (target == KPC_TARGET_VMLINUX || run[i]->pending)
-			swap(run[m++], run[i]);	/* keeps the order of those planted */
+	for (i = 0; i < n; i++) {
+		if (target == KPC_TARGET_VMLINUX || run[i]->pending) {
+			swap(run[m], run[i]);	/* keeps the order of those planted */
+			m++;
+		}
+	}
 	if (m)
 		kpc_plant(c, target, run, m);
 }
