@@ -49,7 +49,8 @@ DEBUG_SUITES := $(addprefix debug-,abi_test probes_test module_test attach_test 
 # to its newest release in apt's lists and fetches it once into the cache). In `make test`
 # each gets one guest boot for the C selftests (KERNEL_SUITES), named k<series>-<suite>;
 # `make test-kernels` runs every kernel suite on each, and on the stock one.
-# (The front ends are not in `make test` yet: the example's Vitest run stalls on 6.12.)
+# (The front ends are not in `make test` yet: on 6.12 a kprobe in the example's last
+# function, kvstore_exit, oopses in kprobes' optimizer, which decodes past the module's text.)
 KERNELS := 6.12
 KERNEL_SUITES := abi_test probes_test module_test attach_test events_test stress_test \
 	ftrace_test privilege_test robust_test kmod-unload
