@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * State of one kpc_debuginfo_load() call, shared by debuginfo.c (ELF,
- * symbols, blob), dwarf.c (subprograms, inlined calls, line tables) and
- * branches.c (capstone).
+ * State of one kpc_debuginfo_load() call, shared by its steps (debuginfo.c
+ * lists them and is the only caller of each; lookup.c is the one file the
+ * steps share, and it calls none of them).
  *
  * Addresses: a "module address" is an address in the libdwfl module's
  * space: DWARF addresses plus the Dwarf bias, and for a .ko (ET_REL) the
@@ -121,7 +121,7 @@ struct kpc_di {
 	uint32_t split;		/* DWARF from a separate file */
 };
 
-/* debuginfo.c */
+/* lookup.c: file numbers and address lookups, for the steps below */
 int kpc_di_file(struct kpc_di *d, const char *comp_dir, const char *name, uint32_t *file);
 int kpc_di_file_ptr(struct kpc_di *d, const char *comp_dir, const char *name, uint32_t *file);
 /* secs[] index holding module address a (and its offset), or KPC_BLOB_NONE. */
@@ -131,10 +131,25 @@ uint32_t kpc_di_fn_at(const struct kpc_di *d, uint32_t sec, uint64_t off);
 /* lines[] index in effect at (sec, off) within function fn, or KPC_BLOB_NONE. */
 uint32_t kpc_di_line_at(const struct kpc_di *d, uint32_t sec, uint64_t off, uint32_t fn);
 
+/* The steps, in the order debuginfo.c calls them; each returns 0 or -errno
+ * (with kpc_set_error) unless void. */
+/* elf_file.c */
+int kpc_di_open(struct kpc_di *d);
+int kpc_di_sections(struct kpc_di *d);
+int kpc_di_modinfo(struct kpc_di *d);
+/* symbols.c */
+int kpc_di_symbols(struct kpc_di *d);
 /* dwarf.c */
 int kpc_di_walk_dwarf(struct kpc_di *d);
+/* join.c */
+void kpc_di_attach_dwarf(struct kpc_di *d);
+int kpc_di_order_functions(struct kpc_di *d);
+void kpc_di_order_lines(struct kpc_di *d);
+void kpc_di_order_inlines(struct kpc_di *d);
 
 /* branches.c */
 int kpc_di_find_branches(struct kpc_di *d);
+/* blob.c: the blob into *blobp (malloc'd), its size into *lenp */
+int kpc_di_build_blob(struct kpc_di *d, uint8_t **blobp, size_t *lenp);
 
 #endif /* KPC_DEBUGINFO_H */
