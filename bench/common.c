@@ -16,6 +16,14 @@
 char issues[32][600];
 int nr_issues;
 
+/* One line on stderr: "kpcbench: <prefix><message>". */
+static void say(const char *prefix, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "kpcbench: %s", prefix);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 void issue(const char *fmt, ...)
 {
 	va_list ap;
@@ -25,9 +33,7 @@ void issue(const char *fmt, ...)
 		vsnprintf(issues[nr_issues++], sizeof(issues[0]), fmt, ap);
 	va_end(ap);
 	va_start(ap, fmt);
-	fputs("kpcbench: ISSUE: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	say("ISSUE: ", fmt, ap);
 	va_end(ap);
 }
 
@@ -36,9 +42,7 @@ void die(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	fputs("kpcbench: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	say("", fmt, ap);
 	va_end(ap);
 	exit(1);
 }
@@ -48,9 +52,7 @@ void progress(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	fputs("kpcbench: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	say("", fmt, ap);
 	va_end(ap);
 }
 

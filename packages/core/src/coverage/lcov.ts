@@ -13,6 +13,28 @@
  * lcov is line-based: the result has one statement per DA line and functions
  * and branches at the locations coverage-map.ts gives them, so it merges
  * exactly with the Istanbul JSON kprobecov writes.
+ *
+ * Decision: keep lcov-parse, with the normaliser above. Weighed against:
+ * - lcov-parse 1.0.0: frozen since its last release, no dependencies, about
+ *   three million installs a month; its record shape is the one other tools
+ *   copy and the one core exports (LcovRecord, parseLcov). What it misreads
+ *   is the lcov 2 syntax listed above, fixed here text to text, each case
+ *   pinned by a test against lcov-parse as is (test/lcov-parse.test.ts).
+ *   Left as it is: DA's checksum field is ignored (as we want), FNDA counts
+ *   for the first FN of that name, and names are cut at a comma (C function
+ *   names have none).
+ * - @friedemannsommer/lcov-parser 5.0.2: maintained (majors 3 to 5 since
+ *   December 2024), no dependencies, reads FNL/FNA, BRDA `-` and `e`, DA
+ *   checksums and a last record without end_of_record natively. Not taken: a
+ *   single maintainer and ~1k installs a month against lcov-parse's millions,
+ *   a record shape of its own (path, instrumented, hit, branch as text) that
+ *   would change core's exported LcovRecord, and it guesses two- or
+ *   three-field FN from the numbers (a name is cut at a comma there too); the
+ *   adapter would be as long as the normaliser it replaces.
+ * - parse-lcov 1.0.4: lcov 1 only (no FNL/FNA), so the normaliser would stay.
+ * - Our own parser: the normaliser is half of one already, and it would drop
+ *   the dependency; worth it if a fifth workaround is ever needed, not for
+ *   the four above.
  */
 import { createRequire } from 'node:module'
 import path from 'node:path'
