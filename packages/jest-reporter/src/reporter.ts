@@ -21,6 +21,8 @@ import {
   DEFAULT_OUT, TestRun, exitOnSetupError, resolveKprobecovOptions, writeResults,
   type KprobecovOptions, type ReporterSpec,
 } from '@kprobecov/core'
+import type { Config, Reporter, Test } from '@jest/reporters'
+import type { TestResult } from '@jest/test-result'
 import type { Watermarks } from 'istanbul-lib-report'
 import { CHANNEL_ENV, receiveSample } from './channel.ts'
 import { checkThresholds, type CoverageThreshold } from './thresholds.ts'
@@ -40,24 +42,16 @@ export interface KprobecovReporterOptions extends KprobecovOptions {
   allowExternal?: boolean
 }
 
-interface GlobalConfig {
-  rootDir: string
-}
-
-interface TestFileResult {
-  testFilePath: string
-}
-
 const WHERE = "@kprobecov/jest options (reporters: [['@kprobecov/jest', { ... }]] in the Jest config)"
 
-export default class KprobecovReporter {
+export default class KprobecovReporter implements Reporter {
   readonly #options: KprobecovReporterOptions
   readonly #root: string
   readonly #run: TestRun
   readonly #channel: string
   #error: Error | undefined
 
-  constructor(globalConfig: GlobalConfig, options: KprobecovReporterOptions) {
+  constructor(globalConfig: Config.GlobalConfig, options: KprobecovReporterOptions) {
     this.#root = globalConfig.rootDir
     this.#options = options ?? ({} as KprobecovReporterOptions)
     try {
@@ -85,7 +79,7 @@ export default class KprobecovReporter {
     this.#error = undefined
   }
 
-  onTestFileResult(_test: unknown, result: TestFileResult): void {
+  onTestFileResult(_test: Test, result: TestResult): void {
     const sample = receiveSample(this.#channel, result.testFilePath)
     if (sample) this.#run.addSample(result.testFilePath, sample)
   }
