@@ -113,6 +113,10 @@ for (const [p, node] of [['npm', 'v24.'], ['pnpm', 'v22.']] as const) {
     }
   })
 
+  test(`${p}: a TypeScript Jest config typechecks against @kprobecov/jest's types, which are Jest's own`, () => {
+    assert.equal(rc(p, 'types'), 0, log(p, 'types'))
+  })
+
   test(`${p}: kprobecov module load built (or found in the cache) and loaded kprobecov.ko ${version}`, () => {
     const out = log(p, 'load')
     assert.equal(rc(p, 'load'), 0, out)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The packages as a user gets them: packed, installed into a fresh project outside this
 # repository (test/install/project: a driver of its own, with Vitest and Jest suites), once
-# with npm and Node 24 and once with pnpm and Node 22; then in a guest of the stock kernel:
+# with npm and Node 24 and once with pnpm and Node 22; a TypeScript Jest config of each
+# typechecked against the installed types (project/types); then in a guest of the stock kernel:
 # `kprobecov module load`, both suites with kernel coverage, and `kprobecov run`. The
 # checks (check.test.ts) read what the guest left and the packed native library.
 #
@@ -34,8 +35,8 @@ step "pack"
 echo $? >"$logs/publish-dry-run.rc"
 tgz() { ls "$work/packs/kprobecov-$1-"*.tgz; }
 tarballs=("$(tgz core)" "$(tgz kmod)" "$(tgz native-linux-x64-gnu)" "$(tgz vitest)" "$(tgz jest)")
-# What a user adds besides ours.
-REGISTRY=(vitest@^5.1 jest@^30 jest-environment-node@^30)
+# What a user adds besides ours (TypeScript: project/types/ is checked against our types).
+REGISTRY=(vitest@^5.1 jest@^30 jest-environment-node@^30 typescript@^5 @types/node@^22)
 
 # A fresh project: the template, and its driver built against the guest kernel's headers
 # with its own Makefile.
@@ -66,6 +67,13 @@ project "$work/pnpm"
 } >"$work/pnpm/pnpm-workspace.yaml"
 (cd "$work/pnpm" && PATH="$node22:$PATH" "$PNPM" add --save-dev "${tarballs[@]/#/file:}" "${REGISTRY[@]}") \
 	>"$logs/pnpm-install.log" 2>&1 || { tail -n 30 "$logs/pnpm-install.log"; fail "pnpm install failed"; }
+
+step "types (host)"
+# A TypeScript user's Jest config against the installed types (skipLibCheck off).
+for p in npm pnpm; do
+	(cd "$work/$p" && ./node_modules/.bin/tsc -p types) >"$logs/$p-types.log" 2>&1
+	echo $? >"$logs/$p-types.rc"
+done
 
 step "in the guest"
 (cd "$work" && "$ROOT/scripts/guest-run.sh" --timeout 1500 --out "$work" -- "$ROOT/test/install/guest.sh" "$work" "$node22") \
