@@ -27,7 +27,8 @@ import type { Watermarks } from 'istanbul-lib-report'
 import { CHANNEL_ENV, receiveSample } from './channel.ts'
 import { checkThresholds, type CoverageThreshold } from './thresholds.ts'
 
-export interface KprobecovReporterOptions extends KprobecovOptions {
+// An alias (see KprobecovOptions): a variable of this type fits Jest's `reporters`.
+export type KprobecovReporterOptions = KprobecovOptions & {
   /** Default 'coverage/kernel', relative to Jest's rootDir. */
   outputDirectory?: string
   /** istanbul reporters, as Jest's coverageReporters; default Jest's: clover, json, lcov, text. */

@@ -62,7 +62,9 @@ export interface KprobecovModuleOption {
   loadedByTests?: boolean
 }
 
-export interface KprobecovOptions {
+// A type alias, not an interface: Jest's config takes reporter options as
+// Record<string, unknown>, which only an alias's object type is assignable to.
+export type KprobecovOptions = {
   modules: KprobecovModuleOption[]
   /** function, line, or branch (lines and branch arms). Default 'branch'. */
   granularity?: Granularity

@@ -12,6 +12,10 @@ export default {
   } satisfies KprobecovReporterOptions]],
 } satisfies Config
 
+// The options kept in a variable of our type fit Jest's reporter options too.
+const kernel: KprobecovReporterOptions = { modules: [{ name: 'kpcdemo', object: './driver/kpcdemo.ko' }] }
+export const shared = { reporters: [['@kprobecov/jest', kernel]] } satisfies Config
+
 // A file's result as the reporter takes it is Jest's TestResult.
 export const fileOf = (result: Parameters<KprobecovReporter['onTestFileResult']>[1]): string => result.testFilePath
 export const Environment = withKprobecov(TestEnvironment)
