@@ -16,7 +16,8 @@
 #        the cache (the kernels' trees), /dev and /proc are bind-mounted at their own paths,
 #        from the current directory: paths mean inside what they mean outside.
 #
-# Measured on 2 cores for unstable with gcc-16: see README (table of kernels).
+# Measured on 2 cores for unstable with gcc-16-for-host and pahole: 58 s cold (1 min 56 s
+# while a kernel compiled), 275 MB; the modules of build-for-kernel.sh build in it in 24 s.
 set -euo pipefail
 trap 'printf "%s: error: line %s: %s\n" "${0##*/}" "$LINENO" "$BASH_COMMAND" >&2' ERR
 
