@@ -105,9 +105,10 @@ if [[ $version =~ ^[0-9]+\.[0-9]+$ ]]; then
 		kver=$(series_release "$version")
 	fi
 	if [ -z "$kver" ]; then
-		have=$(apt-cache pkgnames linux-image- 2>/dev/null |
-			sed -n 's/^linux-image-\([0-9]*\.[0-9]*\)[.-].*-amd64-unsigned$/\1/p' | sort -uV | tr '\n' ' ')
-		die "apt's sources name no Debian kernel $version (they have: ${have:-none}); add a source that has it, or give a release"
+		have=$(apt-cache pkgnames linux- 2>/dev/null |
+			sed -n -e 's/^linux-image-\([0-9]*\.[0-9]*\)[.-].*-amd64-unsigned$/\1/p' \
+				-e 's/^linux-binary-unsigned-\([0-9]*\.[0-9]*\)[.-].*-amd64$/\1/p' | sort -uV | tr '\n' ' ')
+		die "${APT_SUITE:+$APT_SUITE: }apt's sources name no Debian kernel $version (they have: ${have:-none}); add a source that has it, or give a release"
 	fi
 else
 	kver=$version
