@@ -17,8 +17,6 @@
 #include <linux/hash.h>
 #include <linux/rculist.h>
 #include <linux/sched.h>
-#include <linux/sched/coredump.h>
-#include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/slab.h>
@@ -26,6 +24,7 @@
 #include <linux/tracepoint.h>
 #include <linux/user_namespace.h>
 
+#include "compat.h"
 #include "kprobecov.h"
 
 static struct kmem_cache *kpc_entry_cache;
@@ -67,7 +66,6 @@ static bool kpc_may_watch(struct task_struct *task)
 {
 	const struct cred *mine = current_cred(), *theirs;
 	struct user_namespace *ns;
-	struct mm_struct *mm;
 	bool ok;
 
 	if (same_thread_group(task, current))
@@ -84,13 +82,7 @@ static bool kpc_may_watch(struct task_struct *task)
 	put_user_ns(ns);
 	if (!ok)
 		return false;
-	mm = get_task_mm(task);
-	if (mm) {
-		if (get_dumpable(mm) != SUID_DUMP_USER)
-			ok = ns_capable(mm->user_ns, CAP_SYS_PTRACE);
-		mmput(mm);
-	}
-	return ok;
+	return kpc_dumpable_or_capable(task);
 }
 
 /* Takes over the reference on key. Called with c->tlock held. */

@@ -40,6 +40,7 @@
 #include <asm/text-patching.h>
 #endif
 
+#include "compat.h"
 #include "kprobecov.h"
 
 void kpc_ftrace_init(struct kpc_collector *c)
@@ -64,7 +65,7 @@ static unsigned long kpc_fentry_site(unsigned long addr)
 
 	if (copy_from_kernel_nofault(&endbr, (void *)addr, sizeof(endbr)))
 		return 0;
-	if (is_endbr(endbr))
+	if (kpc_is_endbr(endbr))
 		addr += ENDBR_INSN_SIZE;
 	if (copy_from_kernel_nofault(insn, (void *)addr, sizeof(insn)))
 		return 0;

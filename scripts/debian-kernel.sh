@@ -2,15 +2,21 @@
 # Fetches a Debian kernel once into the cache, unpacked without installing it, and prints
 # where its parts are: the image to boot, its module tree, its kbuild tree.
 #
-#   scripts/debian-kernel.sh [--env FILE] VERSION
+#   scripts/debian-kernel.sh [--env FILE] [--suite SUITE] VERSION
 #
 # VERSION   a series, e.g. 6.12: the newest release of it that apt's lists name (the
 #           metapackage linux-image-<series>-amd64, or linux-image-amd64 when it depends
 #           on that series); or a release, e.g. 6.12.118+deb12-amd64. Nothing here names a
 #           release: apt resolves it at run time.
 # --env FILE  also write the lines printed to FILE (kept as it is when they did not change)
+# --suite SUITE  a kernel of another Debian suite than the host's (e.g. unstable): apt reads
+#           that suite's lists through a private configuration (scripts/apt-suite.sh), and
+#           what its kbuild tree runs comes from a root of that suite
+#           (scripts/debian-toolchain.sh) instead of the host: builds for it run there
+#           (TOOLCHAIN below)
 #
-# Packages  linux-image-<release>-unsigned (vmlinuz and the modules), linux-headers-<release>,
+# Packages  linux-image-<release>-unsigned (vmlinuz and the modules; from 7.x Debian splits
+#           it into linux-binary-unsigned-, linux-modules- and linux-base-<release>), linux-headers-<release>,
 #           and the headers' -common and linux-kbuild packages, with `apt-get download`,
 #           unpacked with `dpkg-deb -x`. What the kbuild tree runs on the host (the compiler
 #           the headers name, pahole, the libraries of kbuild's tools) is installed with apt
@@ -34,9 +40,13 @@
 #   KERNEL_IMAGE    boot/vmlinux-R: scripts/guest-run.sh --kernel "$KERNEL_IMAGE"
 #   KERNEL_MODULES  the entry: scripts/guest-run.sh --modules "$KERNEL_MODULES"
 #   KDIR            usr/src/linux-headers-R: make -C "$KDIR" M=DIR modules
+#   TOOLCHAIN       with --suite: the root to build in (scripts/debian-toolchain.sh --run
+#                   "$TOOLCHAIN" make -C "$KDIR" ...); empty: the host builds
 #
 # Measured on 2 cores for 6.12: 124 MB downloaded (≈ 5 s from a nearby mirror), 269 MB in
 # the cache, 61 s in all with depmod and the check while a guest ran; 2 s once cached.
+# For unstable's 7.2.13: 289 MB in the cache, 55 s (its lists: 11 MB, 3 s), besides the
+# root of unstable (scripts/debian-toolchain.sh).
 set -euo pipefail
 trap 'printf "%s: error: line %s: %s\n" "${0##*/}" "$LINENO" "$BASH_COMMAND" >&2' ERR
 
@@ -51,10 +61,11 @@ log() { printf 'debian-kernel: %s\n' "$*" >&2; }
 die() { printf 'debian-kernel: error: %s\n' "$*" >&2; exit 1; }
 usage() { sed -n '5p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,2\}/usage: /' >&2; exit 2; }
 
-env_file=
+env_file= suite=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--env) env_file=${2:?}; shift 2 ;;
+	--suite) suite=${2:?}; shift 2 ;;
 	-*) usage ;;
 	*) break ;;
 	esac
@@ -66,6 +77,11 @@ version=$1
 
 # shellcheck source=scripts/apt.sh
 . "$ROOT/scripts/apt.sh"
+if [ -n "$suite" ]; then
+	# shellcheck source=scripts/apt-suite.sh
+	. "$ROOT/scripts/apt-suite.sh"
+	apt_suite "$suite"
+fi
 # The packages $1 depends on (first of each alternative), one per line.
 depends() {
 	apt-cache depends --no-recommends --no-suggests "$1" 2>/dev/null |
@@ -89,9 +105,10 @@ if [[ $version =~ ^[0-9]+\.[0-9]+$ ]]; then
 		kver=$(series_release "$version")
 	fi
 	if [ -z "$kver" ]; then
-		have=$(apt-cache pkgnames linux-image- 2>/dev/null |
-			sed -n 's/^linux-image-\([0-9]*\.[0-9]*\)[.-].*-amd64-unsigned$/\1/p' | sort -uV | tr '\n' ' ')
-		die "apt's sources name no Debian kernel $version (they have: ${have:-none}); add a source that has it, or give a release"
+		have=$(apt-cache pkgnames linux- 2>/dev/null |
+			sed -n -e 's/^linux-image-\([0-9]*\.[0-9]*\)[.-].*-amd64-unsigned$/\1/p' \
+				-e 's/^linux-binary-unsigned-\([0-9]*\.[0-9]*\)[.-].*-amd64$/\1/p' | sort -uV | tr '\n' ' ')
+		die "${APT_SUITE:+$APT_SUITE: }apt's sources name no Debian kernel $version (they have: ${have:-none}); add a source that has it, or give a release"
 	fi
 else
 	kver=$version
@@ -104,6 +121,7 @@ KVER=$kver
 KERNEL_IMAGE=$entry/boot/vmlinux-$kver
 KERNEL_MODULES=$entry
 KDIR=$entry/usr/src/linux-headers-$kver
+TOOLCHAIN=$(cat "$entry/toolchain" 2>/dev/null || true)
 EOF
 }
 
@@ -115,24 +133,34 @@ flock 9
 if [ ! -f "$entry/kernel.env" ]; then
 	apt_install "${HOST_PACKAGES[@]}"
 	image=linux-image-$kver-unsigned headers=linux-headers-$kver
-	if ! apt-cache show "$image" "$headers" >/dev/null 2>&1; then
+	# (apt-cache show succeeds when it finds any of the packages named.)
+	known() { apt-cache show "$1" >/dev/null 2>&1 && apt-cache show "$headers" >/dev/null 2>&1; }
+	if ! known "$image"; then
 		apt_update
-		apt-cache show "$image" "$headers" >/dev/null 2>&1 ||
+		known "$image" || image=linux-binary-unsigned-$kver
+		known "$image" ||
 			die "apt's sources have no $image and $headers: give a release they have (apt-cache search --names-only '^linux-image-.*-unsigned\$')"
 	fi
+	images=("$image")
+	[[ $image == linux-binary-* ]] && images+=("linux-modules-$kver" "linux-base-$kver")
 	# The headers' -common tree and kbuild, and what the kbuild tree runs on the host.
 	mapfile -t parts < <(depends "$headers" | grep -E '^linux-(headers|kbuild)-')
 	kbuild=$(printf '%s\n' "${parts[@]}" | grep '^linux-kbuild-' | head -n 1)
 	[ -n "$kbuild" ] || die "$headers depends on no linux-kbuild package"
 	mapfile -t host < <({ depends "$headers"; depends "$kbuild"; } | grep -v -E '^linux-' | sort -u)
-	apt_install "${host[@]}"
+	toolchain=
+	if [ -n "$suite" ]; then
+		toolchain=$("$ROOT/scripts/debian-toolchain.sh" "$suite" "${host[@]}")
+	else
+		apt_install "${host[@]}"
+	fi
 
-	log "fetching $image, $headers, ${parts[*]} into $entry"
+	log "fetching ${images[*]}, $headers, ${parts[*]} into $entry"
 	tmp=$(mktemp -d "$CACHE/debian-kernel/fetch.XXXXXX")
 	trap 'rm -rf "$tmp"' EXIT
 	# apt-get download writes into the current directory (as root where _apt cannot).
-	(cd "$tmp" && apt-get download -qq "$image" "$headers" "${parts[@]}" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2 || true)
-	for p in "$image" "$headers" "${parts[@]}"; do
+	(cd "$tmp" && apt-get download -qq "${images[@]}" "$headers" "${parts[@]}" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2 || true)
+	for p in "${images[@]}" "$headers" "${parts[@]}"; do
 		debs=("$tmp/${p}_"*.deb)
 		if [ ! -f "${debs[0]}" ] && [ -z "${KPC_APT_REFRESHED:-}" ]; then
 			# Lists older than the archive (a security update replaced the release they
@@ -140,12 +168,22 @@ if [ ! -f "$entry/kernel.env" ]; then
 			rm -rf "$tmp"
 			apt_update
 			exec 9>&-
-			KPC_APT_REFRESHED=1 exec "$0" ${env_file:+--env "$env_file"} "$version"
+			KPC_APT_REFRESHED=1 exec "$0" ${env_file:+--env "$env_file"} ${suite:+--suite "$suite"} "$version"
 		fi
 		[ -f "${debs[0]}" ] || die "apt-get download $p failed"
 		dpkg-deb -x "${debs[0]}" "$tmp/tree"
 	done
 	tree=$tmp/tree
+	# From 7.x the packages are merged-/usr (usr/lib/modules/R) and the image is
+	# usr/lib/modules/R/vmlinuz.unsigned: the entry keeps the layout above.
+	if [ -d "$tree/usr/lib/modules" ] && [ ! -e "$tree/lib/modules" ]; then
+		mkdir -p "$tree/lib" "$tree/boot"
+		mv "$tree/usr/lib/modules" "$tree/lib/modules"
+		for z in vmlinuz.unsigned vmlinuz; do
+			[ -f "$tree/lib/modules/$kver/$z" ] && [ ! -f "$tree/boot/vmlinuz-$kver" ] &&
+				mv "$tree/lib/modules/$kver/$z" "$tree/boot/vmlinuz-$kver"
+		done
+	fi
 	[ -f "$tree/boot/vmlinuz-$kver" ] || die "$image holds no boot/vmlinuz-$kver"
 	kdir=usr/src/linux-headers-$kver
 	# Its Makefile names trees under /usr/src (the -common tree; from 6.16 or so also
@@ -181,10 +219,13 @@ if [ ! -f "$entry/kernel.env" ]; then
 	mkdir "$tmp/check"
 	printf '%s\n' '#include <linux/module.h>' 'MODULE_LICENSE("GPL");' >"$tmp/check/kpc_check.c"
 	echo 'obj-m := kpc_check.o' >"$tmp/check/Kbuild"
+	[ -z "$toolchain" ] || echo "$toolchain" >"$tree/toolchain"
 	mv "$tree" "$tmp/entry"
 	rm -rf "$entry" # what a run that failed left
 	mv "$tmp/entry" "$entry"
-	if ! make -s -C "$entry/$kdir" M="$tmp/check" modules >"$tmp/check.log" 2>&1; then
+	in_toolchain=()
+	[ -z "$toolchain" ] || in_toolchain=("$ROOT/scripts/debian-toolchain.sh" --run "$toolchain")
+	if ! "${in_toolchain[@]}" make -s -C "$entry/$kdir" M="$tmp/check" modules >"$tmp/check.log" 2>&1; then
 		rm -rf "$entry"
 		cat "$tmp/check.log" >&2
 		die "a module does not build against $kdir (above)"
@@ -204,6 +245,6 @@ exec 9>&-
 print_env
 if [ -n "$env_file" ]; then
 	mkdir -p "$(dirname "$env_file")"
-	{ echo "# Written by scripts/debian-kernel.sh $version; sh and make syntax. Do not edit."; print_env; } >"$env_file.tmp"
+	{ echo "# Written by scripts/debian-kernel.sh ${suite:+--suite $suite }$version; sh and make syntax. Do not edit."; print_env; } >"$env_file.tmp"
 	if cmp -s "$env_file.tmp" "$env_file"; then rm "$env_file.tmp"; else mv "$env_file.tmp" "$env_file"; fi
 fi

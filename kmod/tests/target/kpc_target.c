@@ -18,6 +18,7 @@
 #include <linux/timer.h>
 #include <linux/uaccess.h>
 
+#include "../../compat.h"
 #include "kpc_target.h"
 
 #define KPC_TABLE_LEN 16
@@ -97,9 +98,8 @@ static noinline __noclone long kpc_target_b(long x)
  * an ENDBR64 (seen on 6.12), and the block's next instruction counts the same.
  */
 #ifdef CONFIG_X86_KERNEL_IBT
-#include <asm/ibt.h>
 #define KPC_BLOCK(label) \
-	((unsigned long)(label) + (is_endbr(*(u32 *)(label)) ? ENDBR_INSN_SIZE : 0))
+	((unsigned long)(label) + (kpc_is_endbr(*(u32 *)(label)) ? ENDBR_INSN_SIZE : 0))
 #else
 #define KPC_BLOCK(label) ((unsigned long)(label))
 #endif
@@ -171,7 +171,7 @@ struct kpc_target_timer {
 
 static void kpc_target_timer_fn(struct timer_list *t)
 {
-	struct kpc_target_timer *kt = from_timer(kt, t, timer);
+	struct kpc_target_timer *kt = timer_container_of(kt, t, timer);
 
 	kt->result = kpc_target_irq(kt->arg);
 	kt->interrupted_caller = current == kt->caller;
@@ -196,8 +196,8 @@ static noinline __noclone long kpc_target_fire_timer(long arg)
 	while (!completion_done(&kt.done) && time_before(jiffies, deadline))
 		cpu_relax();
 	wait_for_completion(&kt.done);
-	del_timer_sync(&kt.timer);
-	destroy_timer_on_stack(&kt.timer);
+	timer_delete_sync(&kt.timer);
+	timer_destroy_on_stack(&kt.timer);
 	if (kt.result < 0)
 		return -1;
 	return kt.interrupted_caller;

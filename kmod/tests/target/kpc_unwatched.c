@@ -15,6 +15,8 @@
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 
+#include "../../compat.h"
+
 static long kpc_unwatched_sink;
 static u32 kpc_unwatched_table[16];
 
@@ -85,6 +87,14 @@ static int __init kpc_unwatched_init(void)
 	for (i = 0; i < 16; i++)
 		kpc_unwatched_table[i] = i * 37 + 5;
 	kpc_unwatched_fn(0, &body_offset);
+#ifdef CONFIG_X86_KERNEL_IBT
+	/*
+	 * Past the ENDBR64 the compiler puts at the address-taken label on an IBT
+	 * kernel (Debian's from 6.12): kprobes does not optimise a probe on one.
+	 */
+	if (kpc_is_endbr(*(u32 *)((unsigned long)kpc_unwatched_fn + body_offset)))
+		body_offset += ENDBR_INSN_SIZE;
+#endif
 	return 0;
 }
 
