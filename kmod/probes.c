@@ -21,6 +21,7 @@
 #include <linux/stringhash.h>
 #include <linux/vmalloc.h>
 
+#include "compat.h"
 #include "kprobecov.h"
 
 static bool kpc_is_vmlinux(const char *module)
@@ -323,6 +324,10 @@ static void kpc_plant_vmlinux(struct kpc_probe **probes, u32 n)
 		bool named;
 
 		if (p->address) {
+			if (kpc_in_module_text(p->address)) {
+				p->error = -ENOENT;	/* before kprobes looks at it */
+				continue;
+			}
 			kpc_plant_at_address(p);
 			if (p->registered && kpc_in_module_text((unsigned long)p->kp.addr))
 				kpc_unregister_wrong(p, -ENOENT);
@@ -352,7 +357,41 @@ static void kpc_plant_vmlinux(struct kpc_probe **probes, u32 n)
 	}
 }
 
-/* Plant probes of a loaded module: entry sites through ftrace, the rest as kprobes. */
+/*
+ * Whether registering a kprobe at addr, in mod's text, could make kprobes read
+ * past the end of that text. Registering any kprobe not on ftrace prepares its
+ * optimisation (try_to_optimize_kprobe -> alloc_aggr_kprobe ->
+ * arch_prepare_optimized_kprobe), and x86's can_optimize decodes the whole
+ * function holding addr: from its start to start + the size kallsyms gives it
+ * (kallsyms_lookup_size_offset), each instruction with insn_decode_kernel, which
+ * reads up to MAX_INSN_SIZE bytes straight from the text where no probe is. For a
+ * module's last symbol kallsyms gives the end of its text region (page-aligned,
+ * padded with zeroes, which decode as 2-byte instructions), so the last decode may
+ * straddle that end; where nothing is mapped behind the region
+ * (kpc_text_region_alone: 6.4 on) that read oopses. Such probes are refused,
+ * EOVERFLOW, wherever in the function they are: which functions decode past the end
+ * depends on the padding's parity, a guess we do not make. An entry site on ftrace
+ * is planted through ftrace before this is asked (kprobes is not involved).
+ */
+static bool kpc_decode_overruns(struct module *mod, unsigned long addr)
+{
+	char buf[KSYM_SYMBOL_LEN];
+	unsigned long end, off, size;
+	char *plus;
+
+	if (!IS_ENABLED(CONFIG_OPTPROBES) || !kpc_text_region_alone(mod, addr, &end))
+		return false;
+	sprint_symbol(buf, addr);
+	plus = strchr(buf, '+');
+	if (!plus || sscanf(plus, "+0x%lx/0x%lx", &off, &size) != 2)
+		return false;	/* no symbol: can_optimize gives up before decoding */
+	return addr - off + size + MAX_INSN_SIZE - 1 > end;
+}
+
+/*
+ * Plant probes of a loaded module: entry sites through ftrace, the rest as kprobes
+ * (but none where kprobes would decode past the module's text: kpc_decode_overruns).
+ */
 static void kpc_plant_module(struct kpc_collector *c, struct module *mod,
 			     struct kpc_probe **probes, u32 n)
 {
@@ -368,7 +407,10 @@ static void kpc_plant_module(struct kpc_collector *c, struct module *mod,
 	for (i = 0; i < n; i++) {
 		if (!ret && planted[i])
 			continue;
-		if (!ret && addresses[i]) {
+		if (!ret && addresses[i] && kpc_decode_overruns(mod, addresses[i])) {
+			probes[i]->error = -EOVERFLOW;
+			probes[i]->pending = false;
+		} else if (!ret && addresses[i]) {
 			kpc_register(probes[i], addresses[i]);
 		} else {
 			probes[i]->error = ret ?: errors[i];
