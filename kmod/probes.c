@@ -308,12 +308,95 @@ static bool kpc_in_module_text(unsigned long addr)
 }
 
 /*
+ * Marks (addr = 1) the names of t that name a symbol in the last function of a
+ * loaded module's lone text region (kpc_text_regions_alone), from its start to
+ * the region's end: aliases too. A built-in probe by name is looked up by
+ * kprobes (kallsyms_lookup_name), which falls back to modules' symbols, and
+ * registering it there may read past the module's text (kpc_decode_overruns)
+ * before kpc_in_module_text can undo it. One pass over every module's symbols,
+ * under the module kset's list lock (a module leaves that list before its
+ * memory is freed; its symbol table is RCU-sched, read with preemption off).
+ */
+static void kpc_mark_tails(struct kpc_want *t, u32 mask)
+{
+	struct kset *kset = THIS_MODULE->mkobj.kobj.kset;
+	struct kobject *k;
+
+	spin_lock(&kset->list_lock);
+	list_for_each_entry(k, &kset->list, entry) {
+		struct module *mod = container_of(k, struct module_kobject, kobj)->mod;
+		unsigned long start[KPC_TEXT_REGIONS], end[KPC_TEXT_REGIONS];
+		unsigned long tail[KPC_TEXT_REGIONS], off;
+		struct mod_kallsyms *ks;
+		unsigned int i, r, n;
+		bool named;
+
+		n = mod ? kpc_text_regions_alone(mod, start, end) : 0;
+		if (!n)
+			continue;
+		for (r = 0; r < n; r++)
+			tail[r] = kpc_symbol_offset(end[r] - 1, "", &off, &named) ?
+				  end[r] : end[r] - 1 - off;
+		ks = rcu_dereference_sched(mod->kallsyms);
+		for (i = 0; i < ks->num_symtab; i++) {
+			const Elf_Sym *sym = &ks->symtab[i];
+			const char *name = ks->strtab + sym->st_name;
+			struct kpc_want *w;
+
+			if (!*name || sym->st_shndx == SHN_UNDEF)
+				continue;
+			for (r = 0; r < n; r++)
+				if (sym->st_value >= tail[r] && sym->st_value < end[r])
+					break;
+			if (r == n)
+				continue;
+			w = kpc_want_slot(t, mask, name);
+			if (w->name)
+				w->addr = 1;
+		}
+	}
+	spin_unlock(&kset->list_lock);
+}
+
+/*
+ * The by-name probes of probes[0..n) (built-in ones) whose name only a module's
+ * last function may have: their registration could read past its text. NULL
+ * when there is no memory to tell (then none is registered by name).
+ */
+static bool *kpc_vmlinux_tails(struct kpc_probe **probes, u32 n)
+{
+	u32 size = roundup_pow_of_two(2 * n + 1), mask = size - 1, i;
+	bool *tails = kvcalloc(n, sizeof(*tails), GFP_KERNEL);
+	struct kpc_want *t = kvcalloc(size, sizeof(*t), GFP_KERNEL);
+
+	if (!tails || !t) {
+		kvfree(t);
+		kvfree(tails);
+		return NULL;
+	}
+	if (IS_ENABLED(CONFIG_OPTPROBES)) {
+		for (i = 0; i < n; i++)
+			if (!probes[i]->address)
+				kpc_want_slot(t, mask, probes[i]->symbol)->name = probes[i]->symbol;
+		kpc_mark_tails(t, mask);
+		for (i = 0; i < n; i++)
+			tails[i] = !probes[i]->address &&
+				   kpc_want_slot(t, mask, probes[i]->symbol)->addr;
+	}
+	kvfree(t);
+	return tails;
+}
+
+/*
  * Plant built-in probes; consecutive probes on one symbol share a lookup.
  * An offset past the symbol's end would land in the next function: ERANGE.
- * A symbol that is only a module's: ENOENT (kpc_in_module_text).
+ * A symbol that is only a module's: ENOENT (kpc_in_module_text), found before
+ * kprobes is asked where that module's last function has the name
+ * (kpc_vmlinux_tails).
  */
 static void kpc_plant_vmlinux(struct kpc_probe **probes, u32 n)
 {
+	bool *tails = kpc_vmlinux_tails(probes, n);
 	const char *last = NULL;
 	unsigned long base = 0;
 	u32 i;
@@ -323,6 +406,10 @@ static void kpc_plant_vmlinux(struct kpc_probe **probes, u32 n)
 		unsigned long addr, off;
 		bool named;
 
+		if (!p->address && (!tails || tails[i])) {
+			p->error = tails ? -ENOENT : -ENOMEM;
+			continue;
+		}
 		if (p->address) {
 			if (kpc_in_module_text(p->address)) {
 				p->error = -ENOENT;	/* before kprobes looks at it */
@@ -355,6 +442,7 @@ static void kpc_plant_vmlinux(struct kpc_probe **probes, u32 n)
 		}
 		base = addr - off;	/* the symbol's start */
 	}
+	kvfree(tails);
 }
 
 /*
@@ -375,17 +463,23 @@ static void kpc_plant_vmlinux(struct kpc_probe **probes, u32 n)
  */
 static bool kpc_decode_overruns(struct module *mod, unsigned long addr)
 {
+	unsigned long start[KPC_TEXT_REGIONS], end[KPC_TEXT_REGIONS], off, size;
 	char buf[KSYM_SYMBOL_LEN];
-	unsigned long end, off, size;
+	unsigned int i, n;
 	char *plus;
 
-	if (!IS_ENABLED(CONFIG_OPTPROBES) || !kpc_text_region_alone(mod, addr, &end))
+	if (!IS_ENABLED(CONFIG_OPTPROBES))
+		return false;
+	n = kpc_text_regions_alone(mod, start, end);
+	for (i = 0; i < n && !(addr >= start[i] && addr < end[i]); i++)
+		;
+	if (i == n)
 		return false;
 	sprint_symbol(buf, addr);
 	plus = strchr(buf, '+');
 	if (!plus || sscanf(plus, "+0x%lx/0x%lx", &off, &size) != 2)
 		return false;	/* no symbol: can_optimize gives up before decoding */
-	return addr - off + size + MAX_INSN_SIZE - 1 > end;
+	return addr - off + size + MAX_INSN_SIZE - 1 > end[i];
 }
 
 /*
