@@ -121,4 +121,40 @@ static inline bool kpc_dumpable_or_capable(struct task_struct *task)
 #define timer_destroy_on_stack destroy_timer_on_stack
 #endif
 
+/* ---- Module text regions (probes on a module's last function) ---- */
+
+#include <linux/module.h>
+
+/* At most how many text regions kpc_text_regions_alone gives. */
+#define KPC_TEXT_REGIONS 2
+
+/*
+ * The text regions of mod (its core text, its init text while there) that were
+ * allocated alone, so that nothing is mapped right behind them, as [start, end)
+ * (page-aligned: the end kallsyms gives a region's last symbol); returns how
+ * many. 6.4, ac3b43283923 ("module: replace module_layout with module_memory"),
+ * allocates each region (MOD_TEXT, MOD_INIT_TEXT, MOD_RODATA, ...) on its own;
+ * before, the text came first in one allocation with the module's read-only
+ * data and data behind it (core_layout, init_layout): none.
+ */
+static inline unsigned int kpc_text_regions_alone(struct module *mod,
+						  unsigned long start[KPC_TEXT_REGIONS],
+						  unsigned long end[KPC_TEXT_REGIONS])
+{
+	unsigned int n = 0;
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
+	static const enum mod_mem_type types[KPC_TEXT_REGIONS] = { MOD_TEXT, MOD_INIT_TEXT };
+	unsigned int i;
+
+	for (i = 0; i < KPC_TEXT_REGIONS; i++) {
+		if (!mod->mem[types[i]].base || !mod->mem[types[i]].size)
+			continue;
+		start[n] = (unsigned long)mod->mem[types[i]].base;
+		end[n] = start[n] + mod->mem[types[i]].size;
+		n++;
+	}
+#endif
+	return n;
+}
+
 #endif /* KPROBECOV_COMPAT_H */

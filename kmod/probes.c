@@ -21,6 +21,7 @@
 #include <linux/stringhash.h>
 #include <linux/vmalloc.h>
 
+#include "compat.h"
 #include "kprobecov.h"
 
 static bool kpc_is_vmlinux(const char *module)
@@ -307,12 +308,95 @@ static bool kpc_in_module_text(unsigned long addr)
 }
 
 /*
+ * Marks (addr = 1) the names of t that name a symbol in the last function of a
+ * loaded module's lone text region (kpc_text_regions_alone), from its start to
+ * the region's end: aliases too. A built-in probe by name is looked up by
+ * kprobes (kallsyms_lookup_name), which falls back to modules' symbols, and
+ * registering it there may read past the module's text (kpc_decode_overruns)
+ * before kpc_in_module_text can undo it. One pass over every module's symbols,
+ * under the module kset's list lock (a module leaves that list before its
+ * memory is freed; its symbol table is RCU-sched, read with preemption off).
+ */
+static void kpc_mark_tails(struct kpc_want *t, u32 mask)
+{
+	struct kset *kset = THIS_MODULE->mkobj.kobj.kset;
+	struct kobject *k;
+
+	spin_lock(&kset->list_lock);
+	list_for_each_entry(k, &kset->list, entry) {
+		struct module *mod = container_of(k, struct module_kobject, kobj)->mod;
+		unsigned long start[KPC_TEXT_REGIONS], end[KPC_TEXT_REGIONS];
+		unsigned long tail[KPC_TEXT_REGIONS], off;
+		struct mod_kallsyms *ks;
+		unsigned int i, r, n;
+		bool named;
+
+		n = mod ? kpc_text_regions_alone(mod, start, end) : 0;
+		if (!n)
+			continue;
+		for (r = 0; r < n; r++)
+			tail[r] = kpc_symbol_offset(end[r] - 1, "", &off, &named) ?
+				  end[r] : end[r] - 1 - off;
+		ks = rcu_dereference_sched(mod->kallsyms);
+		for (i = 0; i < ks->num_symtab; i++) {
+			const Elf_Sym *sym = &ks->symtab[i];
+			const char *name = ks->strtab + sym->st_name;
+			struct kpc_want *w;
+
+			if (!*name || sym->st_shndx == SHN_UNDEF)
+				continue;
+			for (r = 0; r < n; r++)
+				if (sym->st_value >= tail[r] && sym->st_value < end[r])
+					break;
+			if (r == n)
+				continue;
+			w = kpc_want_slot(t, mask, name);
+			if (w->name)
+				w->addr = 1;
+		}
+	}
+	spin_unlock(&kset->list_lock);
+}
+
+/*
+ * The by-name probes of probes[0..n) (built-in ones) whose name only a module's
+ * last function may have: their registration could read past its text. NULL
+ * when there is no memory to tell (then none is registered by name).
+ */
+static bool *kpc_vmlinux_tails(struct kpc_probe **probes, u32 n)
+{
+	u32 size = roundup_pow_of_two(2 * n + 1), mask = size - 1, i;
+	bool *tails = kvcalloc(n, sizeof(*tails), GFP_KERNEL);
+	struct kpc_want *t = kvcalloc(size, sizeof(*t), GFP_KERNEL);
+
+	if (!tails || !t) {
+		kvfree(t);
+		kvfree(tails);
+		return NULL;
+	}
+	if (IS_ENABLED(CONFIG_OPTPROBES)) {
+		for (i = 0; i < n; i++)
+			if (!probes[i]->address)
+				kpc_want_slot(t, mask, probes[i]->symbol)->name = probes[i]->symbol;
+		kpc_mark_tails(t, mask);
+		for (i = 0; i < n; i++)
+			tails[i] = !probes[i]->address &&
+				   kpc_want_slot(t, mask, probes[i]->symbol)->addr;
+	}
+	kvfree(t);
+	return tails;
+}
+
+/*
  * Plant built-in probes; consecutive probes on one symbol share a lookup.
  * An offset past the symbol's end would land in the next function: ERANGE.
- * A symbol that is only a module's: ENOENT (kpc_in_module_text).
+ * A symbol that is only a module's: ENOENT (kpc_in_module_text), found before
+ * kprobes is asked where that module's last function has the name
+ * (kpc_vmlinux_tails).
  */
 static void kpc_plant_vmlinux(struct kpc_probe **probes, u32 n)
 {
+	bool *tails = kpc_vmlinux_tails(probes, n);
 	const char *last = NULL;
 	unsigned long base = 0;
 	u32 i;
@@ -322,7 +406,15 @@ static void kpc_plant_vmlinux(struct kpc_probe **probes, u32 n)
 		unsigned long addr, off;
 		bool named;
 
+		if (!p->address && (!tails || tails[i])) {
+			p->error = tails ? -ENOENT : -ENOMEM;
+			continue;
+		}
 		if (p->address) {
+			if (kpc_in_module_text(p->address)) {
+				p->error = -ENOENT;	/* before kprobes looks at it */
+				continue;
+			}
 			kpc_plant_at_address(p);
 			if (p->registered && kpc_in_module_text((unsigned long)p->kp.addr))
 				kpc_unregister_wrong(p, -ENOENT);
@@ -350,9 +442,50 @@ static void kpc_plant_vmlinux(struct kpc_probe **probes, u32 n)
 		}
 		base = addr - off;	/* the symbol's start */
 	}
+	kvfree(tails);
 }
 
-/* Plant probes of a loaded module: entry sites through ftrace, the rest as kprobes. */
+/*
+ * Whether registering a kprobe at addr, in mod's text, could make kprobes read
+ * past the end of that text. Registering any kprobe not on ftrace prepares its
+ * optimisation (try_to_optimize_kprobe -> alloc_aggr_kprobe ->
+ * arch_prepare_optimized_kprobe), and x86's can_optimize decodes the whole
+ * function holding addr: from its start to start + the size kallsyms gives it
+ * (kallsyms_lookup_size_offset), each instruction with insn_decode_kernel, which
+ * reads up to MAX_INSN_SIZE bytes straight from the text where no probe is. For a
+ * module's last symbol kallsyms gives the end of its text region (page-aligned,
+ * padded with zeroes, which decode as 2-byte instructions), so the last decode may
+ * straddle that end; where nothing is mapped behind the region
+ * (kpc_text_region_alone: 6.4 on) that read oopses. Such probes are refused,
+ * EOVERFLOW, wherever in the function they are: which functions decode past the end
+ * depends on the padding's parity, a guess we do not make. An entry site on ftrace
+ * is planted through ftrace before this is asked (kprobes is not involved).
+ */
+static bool kpc_decode_overruns(struct module *mod, unsigned long addr)
+{
+	unsigned long start[KPC_TEXT_REGIONS], end[KPC_TEXT_REGIONS], off, size;
+	char buf[KSYM_SYMBOL_LEN];
+	unsigned int i, n;
+	char *plus;
+
+	if (!IS_ENABLED(CONFIG_OPTPROBES))
+		return false;
+	n = kpc_text_regions_alone(mod, start, end);
+	for (i = 0; i < n && !(addr >= start[i] && addr < end[i]); i++)
+		;
+	if (i == n)
+		return false;
+	sprint_symbol(buf, addr);
+	plus = strchr(buf, '+');
+	if (!plus || sscanf(plus, "+0x%lx/0x%lx", &off, &size) != 2)
+		return false;	/* no symbol: can_optimize gives up before decoding */
+	return addr - off + size + MAX_INSN_SIZE - 1 > end[i];
+}
+
+/*
+ * Plant probes of a loaded module: entry sites through ftrace, the rest as kprobes
+ * (but none where kprobes would decode past the module's text: kpc_decode_overruns).
+ */
 static void kpc_plant_module(struct kpc_collector *c, struct module *mod,
 			     struct kpc_probe **probes, u32 n)
 {
@@ -368,7 +501,10 @@ static void kpc_plant_module(struct kpc_collector *c, struct module *mod,
 	for (i = 0; i < n; i++) {
 		if (!ret && planted[i])
 			continue;
-		if (!ret && addresses[i]) {
+		if (!ret && addresses[i] && kpc_decode_overruns(mod, addresses[i])) {
+			probes[i]->error = -EOVERFLOW;
+			probes[i]->pending = false;
+		} else if (!ret && addresses[i]) {
 			kpc_register(probes[i], addresses[i]);
 		} else {
 			probes[i]->error = ret ?: errors[i];

@@ -8,7 +8,6 @@
  */
 #include "kpc_util.h"
 
-#define KPC_KPROBES_LIST "/sys/kernel/debug/kprobes/list"
 #define KPC_ENABLED_FUNCS "/sys/kernel/debug/tracing/enabled_functions"
 #define KPC_ENTRY "kpc_entry"
 #define kpc_entry_ko() kpc_path("KPROBECOV_ENTRY_KO", "target/kpc_entry.ko")
@@ -40,31 +39,10 @@ static int kpc_traced(const char *sym)
 	return r;
 }
 
-/* Whether a kprobe sits on sym+at (kprobes/list: "addr  k  sym+0x0  ..."); at "" any offset. */
-static int kpc_kprobed_at(const char *sym, const char *at)
-{
-	char line[1024], want[256];
-	int found = 0;
-	FILE *f = fopen(KPC_KPROBES_LIST, "r");
-
-	if (!f)
-		SKIP("no " KPC_KPROBES_LIST " (debugfs)");
-	snprintf(want, sizeof(want), " %s+0x%s", sym, at);
-	while (fgets(line, sizeof(line), f)) {
-		char *w = strstr(line, want);
-
-		if (w && (!*at || w[strlen(want)] == ' ' || w[strlen(want)] == '\n' ||
-			  w[strlen(want)] == '\t'))
-			found = 1;
-	}
-	fclose(f);
-	return found;
-}
-
 /* Whether a kprobe sits on sym's entry. */
 static int kpc_kprobed(const char *sym)
 {
-	return kpc_kprobed_at(sym, "0");
+	return kpc_kprobes_has(sym, 0, "");
 }
 
 FIXTURE(loaded) {
@@ -155,7 +133,7 @@ TEST_F(loaded, groups_of_entry_probes_arm_and_disarm_together)
 		ASSERT_FALSE(kpc_kprobed(funcs[i]));
 	}
 	/* The two branch probes inside kpc_target_branch are kprobes. */
-	ASSERT_TRUE(kpc_kprobed_at("kpc_target_branch", ""));
+	ASSERT_TRUE(kpc_kprobes_has("kpc_target_branch", KPC_ANY_OFFSET, ""));
 	ASSERT_OK(kpc_attach(fd, 0, KPROBECOV_SCOPE_PROCESS, 0, &slot));
 	/* SEQ: a twice, b, branch twice (pos once, neg once), seq once. */
 	kpc_call(-1, KPC_TARGET_CALL_SEQ, 1, 1);

@@ -268,6 +268,39 @@ static inline unsigned long long kpc_kallsyms(const char *name)
 	return addr;
 }
 
+#define KPC_KPROBES_LIST "/sys/kernel/debug/kprobes/list"
+/* kpc_kprobes_has: any offset into the symbol. */
+#define KPC_ANY_OFFSET (~0ULL)
+
+/*
+ * Whether kprobes' list (debugfs; lines "addr  k  sym+0xoff  [mod] [FLAGS]") has a
+ * probe on sym+off (KPC_ANY_OFFSET: anywhere in sym) whose line contains flag ("": any,
+ * "[OPTIMIZED]": a jump). Skips the test without debugfs.
+ */
+static inline int kpc_kprobes_has(const char *sym, unsigned long long off, const char *flag)
+{
+	char line[1024], want[300];
+	int found = 0;
+	FILE *f = fopen(KPC_KPROBES_LIST, "r");
+
+	if (!f)
+		SKIP("no " KPC_KPROBES_LIST " (debugfs)");
+	if (off == KPC_ANY_OFFSET)
+		snprintf(want, sizeof(want), " %s+0x", sym);
+	else
+		snprintf(want, sizeof(want), " %s+0x%llx", sym, off);
+	while (fgets(line, sizeof(line), f)) {
+		char *w = strstr(line, want);
+		char next = w ? w[strlen(want)] : '\0';
+
+		if (w && (off == KPC_ANY_OFFSET || next == ' ' || next == '\t' || next == '\n') &&
+		    strstr(line, flag))
+			found = 1;
+	}
+	fclose(f);
+	return found;
+}
+
 /* The integer a file (sysfs, procfs) starts with, or -1. */
 static inline int kpc_read_int(const char *path)
 {

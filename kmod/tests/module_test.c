@@ -3,8 +3,11 @@
  * Probes on a module that comes and goes: pending until it loads (its
  * module_init code counted, __init code then gone), GONE when it unloads
  * while armed (module_exit code counted), planted again when it reloads,
- * for one collector or several.
+ * for one collector or several. Probes in a module's last function never
+ * let kprobes read past the module's text (kpc_tail).
  */
+#include <sys/utsname.h>
+
 #include "kpc_util.h"
 
 /* kpc_target not loaded; a collector of 64 probes and 4 slots. */
@@ -220,6 +223,171 @@ TEST_F(unloaded, close_with_pending_probes_then_load)
 	kpc_target_load();
 	kpc_call(-1, KPC_TARGET_CALL_A, 1, 1);
 	ASSERT_EQ(0, kpc_unload(KPC_TARGET));
+}
+
+#define KPC_TAIL "kpc_tail"
+#define kpc_tail_ko() kpc_path("KPROBECOV_TAIL_KO", "target/kpc_tail.ko")
+/* /proc/sys/kernel/tainted: a kernel oops (TAINT_DIE), a WARNING (TAINT_WARN). */
+#define KPC_TAINT_REPORTS ((1 << 7) | (1 << 9))
+
+/* Whether the running kernel allocates each module text region alone (6.4 on). */
+static int kpc_text_alone(void)
+{
+	struct utsname u;
+	int major = 0, minor = 0;
+
+	ASSERT_OK(uname(&u));
+	ASSERT_EQ(2, sscanf(u.release, "%d.%d", &major, &minor));
+	return major > 6 || (major == 6 && minor >= 4);
+}
+
+/* The highest text address /proc/kallsyms gives one of module's symbols. */
+static unsigned long long kpc_last_text(const char *module)
+{
+	unsigned long long last = 0, a;
+	char line[512], sym[256], mod[128], want[132], type;
+	FILE *f = fopen("/proc/kallsyms", "r");
+
+	ASSERT_NE(NULL, f);
+	snprintf(want, sizeof(want), "[%s]", module);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%llx %c %255s %127s", &a, &type, sym, mod) == 4 &&
+		    !strcmp(mod, want) && (type == 't' || type == 'T') && a > last)
+			last = a;
+	fclose(f);
+	return last;
+}
+
+/* kpc_tail not loaded; a collector of 16 probes and one slot; taint saved. */
+FIXTURE(tail) {
+	struct kpc_col c;
+	int tainted;
+};
+
+FIXTURE_SETUP(tail)
+{
+	if (access(kpc_tail_ko(), R_OK))
+		SKIP("%s is missing: build kmod/tests first", kpc_tail_ko());
+	if (kpc_is_loaded(KPC_TAIL))
+		ASSERT_EQ(0, kpc_unload(KPC_TAIL));
+	self->tainted = kpc_read_int("/proc/sys/kernel/tainted");
+	kpc_col_open(&self->c, 16, 1, 0, 0);
+}
+
+FIXTURE_TEARDOWN(tail)
+{
+	kpc_col_close(&self->c);
+	if (kpc_is_loaded(KPC_TAIL))
+		kpc_unload(KPC_TAIL);
+}
+
+/*
+ * Probes on kpc_tail: its last function's entry (notrace: a kprobe) and an instruction
+ * in it (byte 5 starts one in both builds: after endbr64 and kpc_tail_exit's nop on 6.12,
+ * after the nop and a 4-byte or on 6.1), a traced function's entry, its init function's.
+ */
+#define T_EXIT_INSN 5
+enum { T_EXIT, T_EXIT_IN, T_ADD, T_INIT, T_NR };
+
+static void kpc_add_tail_set(int fd, struct kprobecov_probe *p)
+{
+	struct kprobecov_add_probes out;
+
+	kpc_probe(&p[T_EXIT], KPC_TAIL, "kpc_tail_exit", 0, KPROBECOV_KIND_FUNC, 0);
+	kpc_probe(&p[T_EXIT_IN], KPC_TAIL, "kpc_tail_exit", T_EXIT_INSN, KPROBECOV_KIND_LINE, 0);
+	kpc_probe(&p[T_ADD], KPC_TAIL, "kpc_tail_add", 0, KPROBECOV_KIND_FUNC, 0);
+	kpc_probe(&p[T_INIT], KPC_TAIL, "kpc_tail_init", 0, KPROBECOV_KIND_FUNC, 0);
+	ASSERT_OK(kpc_add(fd, p, T_NR, &out));
+}
+
+/*
+ * kprobes' optimiser decodes a probed function to the end kallsyms gives it, which for a
+ * module's last function is the end of its text region: from 6.4 on nothing is mapped
+ * behind that region, and the decode ran off it (an oops, in the ioctl of whoever may
+ * open the device). Those probes are refused, EOVERFLOW; before 6.4 they are planted.
+ */
+static void kpc_check_tail(int fd, __u64 first, int init_gone)
+{
+	__s32 err;
+	__u32 st;
+
+	st = kpc_state(fd, first + T_EXIT, &err);
+	if (kpc_text_alone()) {
+		/* Its entry (no ftrace there) and any byte in it: refused, with their reason. */
+		ASSERT_TRUE(HAS(st, FAILED));
+		ASSERT_EQ(-EOVERFLOW, err);
+		ASSERT_TRUE(HAS(kpc_state(fd, first + T_EXIT_IN, &err), FAILED));
+		ASSERT_EQ(-EOVERFLOW, err);
+	} else {
+		ASSERT_TRUE(HAS(st, REGISTERED));
+		ASSERT_EQ(0, err);
+		ASSERT_TRUE(HAS(kpc_state(fd, first + T_EXIT_IN, &err), REGISTERED));
+		ASSERT_EQ(0, err);
+	}
+	/* A function that is not the last: planted. */
+	ASSERT_TRUE(HAS(kpc_state(fd, first + T_ADD, &err), REGISTERED));
+	ASSERT_EQ(0, err);
+	/* The init text's only function: its entry through ftrace, planted (while there). */
+	st = kpc_state(fd, first + T_INIT, &err);
+	if (init_gone) {
+		ASSERT_TRUE(HAS(st, FAILED));
+		ASSERT_EQ(-ENOENT, err);
+	} else {
+		ASSERT_TRUE(HAS(st, REGISTERED));
+		ASSERT_EQ(0, err);
+	}
+}
+
+TEST_F(tail, last_function_planted_when_the_module_loads)
+{
+	struct kprobecov_probe p[T_NR];
+	__u64 slot;
+
+	kpc_add_tail_set(self->c.fd, p);
+	kpc_arm_all(self->c.fd);
+	ASSERT_OK(kpc_attach(self->c.fd, 0, KPROBECOV_SCOPE_PROCESS, 0, &slot));
+	/* The module notifier plants them (COMING). */
+	ASSERT_EQ(0, kpc_load(kpc_tail_ko()));
+	kpc_check_tail(self->c.fd, 0, 0);
+	ASSERT_EQ(1, kpc_counter(&self->c, slot, T_INIT));
+	ASSERT_EQ(1, kpc_counter(&self->c, slot, T_ADD));
+	ASSERT_EQ(0, kpc_unload(KPC_TAIL));
+	/* module_exit ran: counted where its probe was planted. */
+	ASSERT_EQ(kpc_text_alone() ? 0 : 1, kpc_counter(&self->c, slot, T_EXIT));
+	ASSERT_EQ(2, kpc_counter(&self->c, slot, T_ADD));
+	/* No oops, no warning. */
+	ASSERT_EQ(0, kpc_read_int("/proc/sys/kernel/tainted") & ~self->tainted & KPC_TAINT_REPORTS);
+}
+
+TEST_F(tail, last_function_planted_in_a_loaded_module)
+{
+	struct kprobecov_probe p[T_NR];
+	struct kprobecov_add_probes out;
+
+	ASSERT_EQ(0, kpc_load(kpc_tail_ko()));
+	/*
+	 * The premise: kpc_tail_exit is the last function of kpc_tail's text (asked here,
+	 * where no probe was on kpc_tail_init: ftrace keeps listing a traced init function
+	 * in /proc/kallsyms after its text is freed).
+	 */
+	ASSERT_NE(0, kpc_kallsyms("kpc_tail_exit"));
+	ASSERT_EQ(kpc_last_text(KPC_TAIL), kpc_kallsyms("kpc_tail_exit"));
+	/* ADD_PROBES plants them itself; the init function is gone. */
+	kpc_add_tail_set(self->c.fd, p);
+	kpc_check_tail(self->c.fd, 0, 1);
+	/* A built-in probe named like that last function (kprobes' lookup would find it in
+	 * the module): no such built-in function, refused before kprobes looks. */
+	kpc_probe(&p[0], "vmlinux", "kpc_tail_exit", 0, KPROBECOV_KIND_FUNC, 0);
+	kpc_probe(&p[1], "vmlinux", "kpc_tail_exit", T_EXIT_INSN, KPROBECOV_KIND_LINE, 0);
+	/* The same with its address given (from /proc/kallsyms). */
+	kpc_probe(&p[2], "vmlinux", "kpc_tail_exit", 0, KPROBECOV_KIND_FUNC, 0);
+	p[2].address = kpc_kallsyms("kpc_tail_exit");
+	ASSERT_OK(kpc_add(self->c.fd, p, 3, &out));
+	ASSERT_EQ(3, out.failed);
+	ASSERT_EQ(-ENOENT, p[0].error);
+	ASSERT_EQ(-ENOENT, p[1].error);
+	ASSERT_EQ(-ENOENT, p[2].error);
+	ASSERT_EQ(0, kpc_read_int("/proc/sys/kernel/tainted") & ~self->tainted & KPC_TAINT_REPORTS);
 }
 
 KT_MAIN(kpc_requirements)

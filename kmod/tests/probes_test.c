@@ -450,23 +450,6 @@ TEST_F(opt, breakpoint_probes_count_in_task_context)
 	kpc_check_branch_probes(&self->c);
 }
 
-/* Whether kprobes' list shows kpc_target_branch+off as optimized (a jump). */
-static int kpc_optimized(unsigned long long off)
-{
-	char line[512], want[64];
-	int found = 0;
-	FILE *f = fopen("/sys/kernel/debug/kprobes/list", "r");
-
-	if (!f)
-		return 0;
-	snprintf(want, sizeof(want), "kpc_target_branch+%#llx ", off);
-	while (fgets(line, sizeof(line), f))
-		if (strstr(line, want) && strstr(line, "[OPTIMIZED]"))
-			found = 1;
-	fclose(f);
-	return found;
-}
-
 TEST_F(opt, optimized_probes_count_in_task_context)
 {
 	struct kpc_target_info info;
@@ -481,9 +464,12 @@ TEST_F(opt, optimized_probes_count_in_task_context)
 	 * list says [OPTIMIZED] once a probe is queued; the jump is written
 	 * after a delay and an RCU-tasks grace period: give it a second more.
 	 */
-	for (i = 0; i < 100 && !(kpc_optimized(info.branch_pos_offset) &&
-				 kpc_optimized(info.branch_neg_offset)); i++)
+	for (i = 0; i < 100; i++) {
+		if (kpc_kprobes_has("kpc_target_branch", info.branch_pos_offset, "[OPTIMIZED]") &&
+		    kpc_kprobes_has("kpc_target_branch", info.branch_neg_offset, "[OPTIMIZED]"))
+			break;
 		usleep(50 * 1000);
+	}
 	if (i == 100)
 		SKIP("kprobes did not optimize the probes in kpc_target_branch");
 	sleep(1);

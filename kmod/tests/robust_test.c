@@ -10,7 +10,6 @@
 #include <math.h>
 #include <sys/klog.h>
 
-#define KPC_KPROBES_LIST "/sys/kernel/debug/kprobes/list"
 #define KPC_OPT_SYSCTL "/proc/sys/debug/kprobes-optimization"
 #define KPC_UNWATCHED "kpc_unwatched"
 #define kpc_unwatched_ko() kpc_path("KPROBECOV_UNWATCHED_KO", "target/kpc_unwatched.ko")
@@ -22,23 +21,6 @@ static void kpc_write_str(const char *path, const char *s)
 	ASSERT_NE(-1, fd);
 	ASSERT_EQ((ssize_t)strlen(s), write(fd, s, strlen(s)));
 	close(fd);
-}
-
-/* Whether kprobes' list has a probe on sym+off marked [OPTIMIZED]. */
-static int kpc_optimized(const char *sym, unsigned long off)
-{
-	char line[512], want[256];
-	int found = 0;
-	FILE *f = fopen(KPC_KPROBES_LIST, "r");
-
-	if (!f)
-		SKIP("no " KPC_KPROBES_LIST " (debugfs)");
-	snprintf(want, sizeof(want), " %s+%#lx ", sym, off);
-	while (fgets(line, sizeof(line), f))
-		if (strstr(line, want) && strstr(line, "[OPTIMIZED]"))
-			found = 1;
-	fclose(f);
-	return found;
 }
 
 /* kpc_unwatched loaded, kprobes' optimisation saved (restored after); a collector. */
@@ -115,7 +97,7 @@ TEST_F(unwatched, optimised_and_entry_probes_count_nothing_where_rcu_is_not_watc
 	kpc_write_int(KPC_OPT_SYSCTL, 1);
 	slot = kpc_unwatched_probes(&self->c, self->body);
 	/* The optimiser writes the jump after a delay and an RCU-tasks grace period. */
-	for (i = 0; i < 100 && !kpc_optimized("kpc_unwatched_fn", self->body); i++)
+	for (i = 0; i < 100 && !kpc_kprobes_has("kpc_unwatched_fn", self->body, "[OPTIMIZED]"); i++)
 		usleep(50 * 1000);
 	if (i == 100)
 		SKIP("kprobes did not optimise the probe in kpc_unwatched_fn");

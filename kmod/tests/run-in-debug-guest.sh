@@ -39,9 +39,10 @@ KPROBECOV_TARGET_KO=$root/build/debug/kmod/tests/target/kpc_target.ko
 KPROBECOV_ENTRY_KO=$root/build/debug/kmod/tests/target/kpc_entry.ko
 KPROBECOV_UNWATCHED_KO=$root/build/debug/kmod/tests/target/kpc_unwatched.ko
 KPROBECOV_FAIL_KO=$root/build/debug/kmod/tests/target/kpc_fail.ko
+KPROBECOV_TAIL_KO=$root/build/debug/kmod/tests/target/kpc_tail.ko
 KPROBECOV_KVSTORE_KO=$root/build/debug/examples/kvstore/driver/kvstore.ko
 KPROBECOV_NODE_FLAGS=${KPROBECOV_NODE_FLAGS:---liftoff-only}
-export KPROBECOV_KO KPROBECOV_TARGET_KO KPROBECOV_ENTRY_KO KPROBECOV_UNWATCHED_KO KPROBECOV_FAIL_KO KPROBECOV_KVSTORE_KO KPROBECOV_NODE_FLAGS
+export KPROBECOV_KO KPROBECOV_TARGET_KO KPROBECOV_ENTRY_KO KPROBECOV_UNWATCHED_KO KPROBECOV_FAIL_KO KPROBECOV_TAIL_KO KPROBECOV_KVSTORE_KO KPROBECOV_NODE_FLAGS
 status=0
 
 echo "# ==== selftests (debug kernel $(uname -r))"

@@ -26,9 +26,10 @@ KPROBECOV_TARGET_KO=$build/kmod/tests/target/kpc_target.ko
 KPROBECOV_ENTRY_KO=$build/kmod/tests/target/kpc_entry.ko
 KPROBECOV_UNWATCHED_KO=$build/kmod/tests/target/kpc_unwatched.ko
 KPROBECOV_FAIL_KO=$build/kmod/tests/target/kpc_fail.ko
+KPROBECOV_TAIL_KO=$build/kmod/tests/target/kpc_tail.ko
 KPROBECOV_KVSTORE_KO=$build/examples/kvstore/driver/kvstore.ko
 KPROBECOV_GUEST_SUITES=${KPROBECOV_GUEST_SUITES-frontends}
-export KPROBECOV_KO KPROBECOV_TARGET_KO KPROBECOV_ENTRY_KO KPROBECOV_UNWATCHED_KO KPROBECOV_FAIL_KO KPROBECOV_KVSTORE_KO KPROBECOV_GUEST_SUITES
+export KPROBECOV_KO KPROBECOV_TARGET_KO KPROBECOV_ENTRY_KO KPROBECOV_UNWATCHED_KO KPROBECOV_FAIL_KO KPROBECOV_TAIL_KO KPROBECOV_KVSTORE_KO KPROBECOV_GUEST_SUITES
 
 built_for=$(modinfo -F vermagic "$KPROBECOV_KO" 2>/dev/null | cut -d' ' -f1)
 if [ "$built_for" != "$(uname -r)" ]; then

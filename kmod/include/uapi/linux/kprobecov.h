@@ -183,7 +183,10 @@ struct kprobecov_probe {
 				 * ERANGE offset past the symbol's end, EILSEQ not an
 				 * instruction boundary, EINVAL not probe-able
 				 * (blacklisted, not text), EADDRNOTAVAIL address is
-				 * not symbol + offset, EBUSY, ... */
+				 * not symbol + offset, EOVERFLOW in a module's last
+				 * function, where kprobes would read past the end of
+				 * the module's text (an entry site on ftrace is
+				 * planted), EBUSY, ... */
 	__u32 state;		/* (out) KPROBECOV_STATE_* */
 	__u64 address;		/* (in) optional, needs CAP_SYSLOG (kallsyms' rule,
 				 * else the whole call fails with EPERM): address

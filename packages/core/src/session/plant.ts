@@ -89,6 +89,20 @@ function initCodeGone(plan: Plan, modules: readonly TargetModule[], i: number): 
   return initProbe(plan, modules, i) && modules[plan.probes[i]!.target]?.loaded !== 'not-loaded'
 }
 
+/**
+ * What a refusal's errno means where kprobecov.ko gives it a meaning of its
+ * own (the uapi header's list), after the errno's name; else the name alone.
+ */
+export function refusalReason(error: number): string {
+  const name = errnoName(error)
+  switch (name) {
+    case 'EOVERFLOW':
+      return `${name}: in the module's last function, which kprobes would decode past the end of the module's text`
+    default:
+      return name
+  }
+}
+
 export interface RefusalWording {
   /** How the caller's user covers module_init (ends the note on __init probes). */
   initHint: string
@@ -118,7 +132,7 @@ export function tellRefused(
     const p = plan.probes[first.probe]!
     progress({
       type: 'warning',
-      text: `the kernel refused ${other.length} of ${plan.probes.length} probes (first: ${p.symbol}+0x${p.offset.toString(16)}, ${errnoName(first.error)}): their lines are not counted (${wording.listHint})`,
+      text: `the kernel refused ${other.length} of ${plan.probes.length} probes (first: ${p.symbol}+0x${p.offset.toString(16)}, ${refusalReason(first.error)}): their lines are not counted (${wording.listHint})`,
     })
   }
 }
