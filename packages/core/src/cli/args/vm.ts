@@ -7,8 +7,9 @@ export const DEFAULT_VM_CPUS = 2
 export const DEFAULT_VM_TIMEOUT = 3600
 
 export const VM_SPEC: CommandSpec = {
-  summary: 'run a command in a throwaway QEMU guest of a Debian kernel, with kprobecov.ko and your modules loaded',
-  usage: 'kprobecov vm [--kernel 6.1|6.12|RELEASE|IMAGE] [--build DIR]... [--load FILE.ko[ PARAM=VALUE...]]... [--rw DIR]... [--mem MB] [--cpus N] [--timeout S] [-- COMMAND...]',
+  summary: 'run a command in a throwaway QEMU guest of a Debian kernel, kprobecov.ko and your modules loaded',
+  usage: `kprobecov vm [--kernel 6.1|6.12|RELEASE|IMAGE] [--build DIR]... [--rw DIR]...
+    [--load 'FILE.ko [P=V...]']... [--mem MB] [--cpus N] [--timeout S] [-- COMMAND...]`,
   options: {
     kernel: { type: 'string', short: 'k' },
     build: { type: 'string', multiple: true },
