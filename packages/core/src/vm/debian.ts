@@ -23,8 +23,8 @@
  * another suite (private lists of unstable) is another AptSource.
  */
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { KprobecovError } from '../errors.ts'
 import { extractVmlinux } from './image.ts'
 import type { KernelSource } from './kernel.ts'
@@ -45,9 +45,46 @@ export class AptSource implements KernelSource {
   readonly name = "apt's lists"
   readonly moreHint = 'add an apt source that has it (6.12 on Debian 12: bookworm-backports) and run sudo apt-get update'
   readonly aptOptions: readonly string[]
-  /** aptOptions: e.g. -o Dir::Etc::SourceList=... -o Dir::State::Lists=... for another suite. */
-  constructor(aptOptions: readonly string[] = []) {
+  private readonly memoFile: string | undefined
+  private memo: Record<string, string> | undefined
+  /**
+   * aptOptions: e.g. -o Dir::Etc::SourceList=... -o Dir::State::Lists=... for another suite.
+   * memoFile: answers kept between runs while apt's package cache (pkgcache.bin) is
+   * unchanged: an apt-cache call costs 1-3 s, a cached run should not pay it.
+   */
+  constructor(aptOptions: readonly string[] = [], memoFile?: string) {
     this.aptOptions = aptOptions
+    this.memoFile = memoFile
+  }
+
+  private remember(key: string, answer: () => string | undefined): string | undefined {
+    let stamp: string
+    try {
+      stamp = `${this.aptOptions.join(' ')}|${statSync('/var/cache/apt/pkgcache.bin').mtimeMs}`
+    } catch {
+      return answer()
+    }
+    if (this.memo === undefined) {
+      try {
+        const m = JSON.parse(readFileSync(this.memoFile ?? '', 'utf8')) as Record<string, string>
+        this.memo = m.stamp === stamp ? m : { stamp }
+      } catch {
+        this.memo = { stamp }
+      }
+    }
+    if (key in this.memo) return this.memo[key] || undefined
+    const a = answer()
+    this.memo[key] = a ?? ''
+    if (this.memoFile !== undefined) {
+      try {
+        mkdirSync(dirname(this.memoFile), { recursive: true })
+        writeFileSync(`${this.memoFile}.${process.pid}`, JSON.stringify(this.memo))
+        renameSync(`${this.memoFile}.${process.pid}`, this.memoFile)
+      } catch {
+        // a read-only cache: no memo
+      }
+    }
+    return a
   }
 
   private aptCache(args: string[]): string {
@@ -64,6 +101,10 @@ export class AptSource implements KernelSource {
   }
 
   seriesRelease(series: string): string | undefined {
+    return this.remember(`series ${series}`, () => this.lookupSeries(series))
+  }
+
+  private lookupSeries(series: string): string | undefined {
     for (const meta of [`linux-image-${series}-amd64`, 'linux-image-amd64']) {
       const r = this.depends(meta).map((d) => /^linux-image-(.*-amd64)$/.exec(d)?.[1]).find((d) => d !== undefined)
       if (r?.startsWith(`${series}.`)) return r
@@ -72,11 +113,11 @@ export class AptSource implements KernelSource {
   }
 
   defaultRelease(): string | undefined {
-    return this.depends('linux-image-amd64').map((d) => /^linux-image-(.*-amd64)$/.exec(d)?.[1]).find((d) => d !== undefined)
+    return this.remember('default', () => this.depends('linux-image-amd64').map((d) => /^linux-image-(.*-amd64)$/.exec(d)?.[1]).find((d) => d !== undefined))
   }
 
   hasRelease(release: string): boolean {
-    return this.aptCache(['show', `linux-image-${release}-unsigned`]).includes('Package:')
+    return this.remember(`release ${release}`, () => this.aptCache(['show', `linux-image-${release}-unsigned`]).includes('Package:') ? 'yes' : undefined) === 'yes'
   }
 
   series(): string[] {

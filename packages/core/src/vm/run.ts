@@ -12,7 +12,7 @@ import { KprobecovError } from '../errors.ts'
 import { cacheDir, kernelTree } from '../module/build.ts'
 import type { Output } from '../reports/progress.ts'
 import type { LoadSpec } from '../cli/args/vm.ts'
-import { AptSource, debianKernel, type KernelEntry } from './debian.ts'
+import { AptSource, cachedKernel, debianKernel, type KernelEntry } from './debian.ts'
 import { chooseAccel, findQemu, runGuest, writeCommandScript } from './guest.ts'
 import { imageRelease } from './image.ts'
 import { initramfs } from './initramfs.ts'
@@ -51,6 +51,9 @@ function checkPath(p: string, what: string): void {
 export function kernelEntry(spec: string | undefined, o: { cache: string; source: KernelSource; deadline: Deadline; log: (s: string) => void; hostRelease?: string }): KernelEntry {
   const parsed = spec === undefined ? undefined : parseKernelSpec(spec)
   if (parsed?.kind === 'image') return imageEntry(resolve(parsed.path))
+  // A release fetched before needs no look at apt's lists.
+  const cached = parsed?.kind === 'release' ? cachedKernel(o.cache, parsed.release) : undefined
+  if (cached) return cached
   const release = resolveRelease(parsed as Exclude<typeof parsed, { kind: 'image' }>, o.source, o.hostRelease ?? hostRelease())
   if (!(o.source instanceof AptSource)) throw new KprobecovError('ENOKERNEL', `${o.source.name} cannot fetch kernels`)
   return debianKernel(release, { cache: o.cache, source: o.source, deadline: o.deadline, log: o.log })
@@ -112,7 +115,7 @@ export async function vmRun(o: VmRun): Promise<number> {
   mkdirSync(cache, { recursive: true })
 
   // fetch
-  const kernel = kernelEntry(o.kernel, { cache, source: o.source ?? new AptSource(), deadline, log })
+  const kernel = kernelEntry(o.kernel, { cache, source: o.source ?? new AptSource([], join(cache, 'debian-kernel', 'apt-answers.json')), deadline, log })
   checkPath(kernel.image, 'kernel')
   if (kernel.modules) checkPath(kernel.modules, 'module tree')
 
