@@ -32,6 +32,10 @@ for (const [argv, message] of USAGE) {
   })
 }
 
+test('no command and no terminal: one line naming the fix', async () => {
+  assert.deepEqual(await cli(['vm']), { status: 1, stdout: '', stderr: 'kprobecov: no command after -- and stdin is no terminal for a shell: give the command, e.g. kprobecov vm -- npm test\n' })
+})
+
 const parsed = (argv: string[]): Parsed => {
   const r = parseCommandLine(['vm', ...argv])
   assert.equal(r.kind, 'command')

@@ -99,12 +99,13 @@ export async function vmRun(o: VmRun): Promise<number> {
   const deadline = new Deadline(o.timeout)
   const log = (s: string) => o.stderr.write(s.endsWith('\n') ? s : `${s}\n`)
   let phase: Phase = 'fetch'
+  // No command: a shell, as virtme-ng gives, when there is a terminal to type into.
+  const argv = o.argv ?? (o.stdinTty ? [o.env.SHELL && existsSync(o.env.SHELL) ? o.env.SHELL : '/bin/sh', '-i'] : undefined)
+  if (argv === undefined) throw new KprobecovError('EINVAL', 'no command after -- and stdin is no terminal for a shell: give the command, e.g. kprobecov vm -- npm test')
   const qemu = findQemu(o.env)
   const accel = chooseAccel(o.env)
   const avail = Math.floor(freemem() / (1 << 20))
   if (o.mem > avail) throw new KprobecovError('ENOMEM', `--mem ${o.mem} is more than the host has free (${avail} MiB): give --mem ${Math.max(256, Math.floor(avail / 2 / 256) * 256)} or less`)
-  const argv = o.argv ?? (o.stdinTty ? [o.env.SHELL && existsSync(o.env.SHELL) ? o.env.SHELL : '/bin/sh', '-i'] : undefined)
-  if (argv === undefined) throw new KprobecovError('EINVAL', 'no command after -- and stdin is no terminal for a shell: give the command, e.g. kprobecov vm -- npm test')
   const cwd = realpathSync(o.cwd)
   const rw = [...new Set([cwd, ...o.rw.map((d) => {
     if (!existsSync(d) || !statSync(d).isDirectory()) throw new KprobecovError('ENOENT', `--rw ${d}: no such directory: create it first`)
@@ -154,6 +155,8 @@ export async function vmRun(o: VmRun): Promise<number> {
     lock: join(cache, 'guest.lock'),
     onWait: () => log(`kprobecov vm: waiting for another guest of this machine to end (${join(cache, 'guest.lock')}); the timeout starts after`),
   })
+  // cmd.sh holds the caller's environment (tokens, say): not kept, whatever happened.
+  rmSync(join(out, 'cmd.sh'), { force: true })
   const kept = ` (console: ${join(out, 'console.log')})`
   if (end.kind === 'timeout') {
     log(`kprobecov: ${deadline.timeout(phase).message}${kept}`)
