@@ -6,7 +6,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { cpSync, mkdtempSync, rmSync } from 'node:fs'
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { cacheDir } from '../src/module/build.ts'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 
@@ -16,8 +17,8 @@ const work = mkdtempSync(join(tmpdir(), 'kpc-vm-test.'))
 for (const m of ['hello', 'warn']) cpSync(join(fixtures, m), join(work, m), { recursive: true })
 test.after(() => rmSync(work, { recursive: true, force: true }))
 
-function vm(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [bin, 'vm', '--kernel', '6.1', ...args], {
+function vm(args: string[], env: Record<string, string> = {}, series = true) {
+  const r = spawnSync(process.execPath, [bin, 'vm', ...(series ? ['--kernel', '6.1'] : []), ...args], {
     cwd: work, encoding: 'utf8', env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 600_000,
   })
   return { status: r.status, stdout: r.stdout, stderr: r.stderr }
@@ -41,6 +42,16 @@ test('a kernel warning fails the run, with the report printed', () => {
   assert.equal(r.status, 1, r.stderr)
   assert.match(r.stderr, /^ {2}.*WARNING: CPU: \d+ PID: \d+ at .*kpc_vmwarn\.c:\d+ kpc_vmwarn_init/m)
   assert.match(r.stderr, /^kprobecov: the guest's kernel reported a bug \(above; line \d+ of \S+\/dmesg\.log\): the run fails \(the command's exit status was 0\)$/m)
+})
+
+test('--kernel PATH boots that image, with the modules and headers of the package unpacked beside it', () => {
+  // The entry --kernel 6.1 fetched above: boot/vmlinux-R beside lib/modules/R.
+  const env = readFileSync(join(cacheDir(), 'debian-kernel', readdirSync(join(cacheDir(), 'debian-kernel')).find((d) => d.startsWith('6.1.'))!, 'kernel.env'), 'utf8')
+  const image = /^KERNEL_IMAGE=(.*)$/m.exec(env)![1]!
+  const release = /^KVER=(.*)$/m.exec(env)![1]!
+  const r = vm(['--kernel', image, '--', 'sh', '-c', 'uname -r; cat /sys/module/kprobecov/initstate'], {}, false)
+  assert.equal(r.status, 0, r.stderr)
+  assert.equal(r.stdout, `${release}\nlive\n`)
 })
 
 test('a timeout names the phase it ran out in', () => {

@@ -60,9 +60,11 @@ export function kernelEntry(spec: string | undefined, o: { cache: string; source
 }
 
 /**
- * A kernel image given by path. Its modules: /lib/modules/<release> of the
- * host; its headers: the kernel tree the image was built in (it sits in
- * arch/x86/boot/ or at the top), else /lib/modules/<release>/build.
+ * A kernel image given by path. Its modules: those of an unpacked package
+ * beside it (IMAGE in D/boot/, modules in D/lib/modules/<release>), else
+ * /lib/modules/<release> of the host, else none (virtio-pci and 9p must be
+ * built in). Its headers: the kernel tree the image was built in (it sits in
+ * arch/x86/boot/ or at the top), else <modules>/build.
  */
 function imageEntry(image: string): KernelEntry {
   if (!existsSync(image) || !statSync(image).isFile()) throw new KprobecovError('ENOKERNEL', `--kernel ${image}: no such file: give a series (6.12), a Debian release or the path of a kernel image`)
@@ -77,10 +79,13 @@ function imageEntry(image: string): KernelEntry {
     }
     if (kdir) break
   }
-  const host = `/lib/modules/${release}`
-  kdir ??= existsSync(join(host, 'build/Makefile')) ? join(host, 'build') : undefined
+  const modules = [dirname(dirname(image)), '/'].find((root) => existsSync(join(root, 'lib/modules', release, 'modules.dep')))
+  for (const root of [...(modules === undefined ? [] : [modules]), '/']) {
+    const build = join(root, 'lib/modules', release, 'build')
+    if (kdir === undefined && existsSync(join(build, 'Makefile'))) kdir = build
+  }
   if (kdir === undefined) throw new KprobecovError('ENOKERNEL', `no headers for ${release}: install linux-headers-${release}, or give the image from inside the kernel tree it was built in`)
-  return { release, image, modules: existsSync(join(host, 'modules.dep')) ? '/' : undefined, kdir }
+  return { release, image, modules, kdir }
 }
 
 /** The guest's environment: the caller's, but HOME where the guest can write. */
