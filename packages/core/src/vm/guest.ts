@@ -23,6 +23,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { accessSync, closeSync, constants, existsSync, openSync, writeFileSync } from 'node:fs'
+import { constants as osConstants } from 'node:os'
 import { join } from 'node:path'
 import { KprobecovError } from '../errors.ts'
 import type { Output } from '../reports/progress.ts'
@@ -212,8 +213,22 @@ export function runGuest(o: GuestOptions): Promise<GuestEnd> {
     })
     child.stdout!.setEncoding('utf8').on('data', (s: string) => filter.write(s))
     child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s))
+    // Ended by a signal (Ctrl-C, a CI job's timeout): QEMU goes too, not left holding the lock.
+    const onSignal = (sig: NodeJS.Signals) => {
+      for (const pid of [qemuPid, child.pid]) {
+        try {
+          if (pid !== undefined) process.kill(pid, 'SIGKILL')
+        } catch {
+          // gone already
+        }
+      }
+      process.exit(128 + (osConstants.signals[sig] ?? 0))
+    }
+    const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
+    for (const sig of SIGNALS) process.once(sig, onSignal)
     child.on('error', reject)
     child.on('close', (code, signal) => {
+      for (const sig of SIGNALS) process.off(sig, onSignal)
       if (timer) clearTimeout(timer)
       filter.end()
       if (timedOut) resolve({ kind: 'timeout' })
