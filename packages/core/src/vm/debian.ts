@@ -49,8 +49,8 @@ export class AptSource implements KernelSource {
   private memo: Record<string, string> | undefined
   /**
    * aptOptions: e.g. -o Dir::Etc::SourceList=... -o Dir::State::Lists=... for another suite.
-   * memoFile: answers kept between runs while apt's package cache (pkgcache.bin) is
-   * unchanged: an apt-cache call costs 1-3 s, a cached run should not pay it.
+   * memoFile: answers kept between runs while apt's lists are unchanged: an apt-cache
+   * call costs 1-3 s, a cached run should not pay it.
    */
   constructor(aptOptions: readonly string[] = [], memoFile?: string) {
     this.aptOptions = aptOptions
@@ -58,9 +58,11 @@ export class AptSource implements KernelSource {
   }
 
   private remember(key: string, answer: () => string | undefined): string | undefined {
+    // apt-get update renames new lists into their directory: its mtime changes.
+    const lists = this.aptOptions.map((o) => /^Dir::State::Lists=(.+)$/.exec(o)?.[1]).find((d) => d !== undefined) ?? '/var/lib/apt/lists'
     let stamp: string
     try {
-      stamp = `${this.aptOptions.join(' ')}|${statSync('/var/cache/apt/pkgcache.bin').mtimeMs}`
+      stamp = `${this.aptOptions.join(' ')}|${statSync(lists).mtimeMs}`
     } catch {
       return answer()
     }
