@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path'
 const bin = resolve(import.meta.dirname, '../bin/kprobecov.ts')
 const fixtures = resolve(import.meta.dirname, 'fixtures/vm')
 const work = mkdtempSync(join(tmpdir(), 'kpc-vm-test.'))
-for (const m of ['hello', 'warn']) cpSync(join(fixtures, m), join(work, m), { recursive: true })
+for (const m of ['hello', 'warn', 'broken']) cpSync(join(fixtures, m), join(work, m), { recursive: true })
 test.after(() => rmSync(work, { recursive: true, force: true }))
 
 function vm(args: string[], env: Record<string, string> = {}, series = true) {
@@ -23,6 +23,15 @@ function vm(args: string[], env: Record<string, string> = {}, series = true) {
   })
   return { status: r.status, stdout: r.stdout, stderr: r.stderr }
 }
+
+test('a --build directory that does not compile: the compiler\'s output, then one line; no guest', () => {
+  const r = vm(['--build', 'broken', '--', 'true'])
+  assert.equal(r.status, 1, r.stderr)
+  assert.match(r.stderr, /kpc_vmbroken\.c:7:\d+: error: implicit declaration of function [‘']kpc_no_such_function[’']/)
+  const last = r.stderr.trimEnd().split('\n').at(-1)
+  assert.match(last!, new RegExp(`^kprobecov: --build ${join(work, 'broken')} did not build against the headers of 6\\.1\\.\\S+ \\(make exited with 2; the compiler's output is above\\): fix the error, or check that the module supports this kernel$`))
+  assert.doesNotMatch(r.stderr, /booting/)
+})
 
 test('a --build module is built for the guest kernel and loaded, after kprobecov.ko', () => {
   const r = vm(['--build', 'hello', '--', 'sh', '-c', 'cat /sys/module/kpc_vmhello/initstate /sys/module/kpc_vmhello/parameters/greeting; cut -d" " -f1 /proc/modules | grep -E "^(kprobecov|kpc_vmhello)$"'])
