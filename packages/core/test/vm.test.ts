@@ -19,7 +19,9 @@ test.after(() => rmSync(work, { recursive: true, force: true }))
 
 function vm(args: string[], env: Record<string, string> = {}, series = true) {
   const r = spawnSync(process.execPath, [bin, 'vm', ...(series ? ['--kernel', '6.1'] : []), ...args], {
-    cwd: work, encoding: 'utf8', env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 600_000,
+    cwd: work, encoding: 'utf8', env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    // Generous: the wait for another guest of the machine (the guest lock) counts here, not in --timeout.
+    timeout: 3_600_000,
   })
   return { status: r.status, stdout: r.stdout, stderr: r.stderr }
 }
