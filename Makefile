@@ -154,6 +154,7 @@ test: build build-debug build-kernels
 	@$(ENV) if "$$PNPM" -s typecheck; then r='passed 1 failed 0'; else r='passed 0 failed 1'; fi; \
 	echo "$$r" >$(RESULTS)/typecheck.result
 	@$(ENV) $(MAKE) -s -C native test KDIR="$$KDIR" RESULT=$(CURDIR)/$(RESULTS)/native.result || true
+	@# The core suite includes vm.test.ts: five guests of its own through `kprobecov vm` (≈ 90 s).
 	@$(DEBUG_ENV) PATH="$$(dirname "$$NODE_BIN"):$$PATH" \
 		KPROBECOV_DEBUG_VMLINUX=$$(dirname "$$DEBUG_KERNEL_IMAGE")/vmlinux \
 		KPROBECOV_KERNEL_SRC=$(CURDIR)/build/debug/kernel-src \

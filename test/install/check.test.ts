@@ -155,6 +155,11 @@ for (const [p, node] of [['npm', 'v24.'], ['pnpm', 'v22.']] as const) {
   })
 }
 
+test('npm: kprobecov vm, from the tarball, built the driver for the guest kernel and loaded it after kprobecov.ko', () => {
+  assert.equal(rc('npm', 'vm'), 0, log('npm', 'vm'))
+  assert.match(log('npm', 'vm'), new RegExp(`^live\\n${version.replaceAll('.', '\\.')}\\nv24\\.\\d+\\.\\d+$`, 'm'))
+})
+
 test('the guest ran clean (exit 0, no kernel warning)', () => {
   assert.equal(read('logs/guest.rc').trim(), '0', read('logs/guest.log').slice(-3000))
 })

@@ -75,6 +75,17 @@ for p in npm pnpm; do
 	echo $? >"$logs/$p-types.rc"
 done
 
+step "kprobecov vm (npm project)"
+# The README's way to test against a kernel: the driver (a copy, the guest step below loads
+# the one built above) built for the guest's kernel by `kprobecov vm --build` and loaded
+# after kprobecov.ko, from the installed tarball; on the host, not in the guest.
+cp -R "$work/npm/driver" "$work/npm/vmdriver"
+(cd "$work/npm" && npx kprobecov vm --timeout 900 --build vmdriver -- \
+	sh -c 'cat /sys/module/kpcdemo/initstate /sys/module/kprobecov/version; node --version') \
+	>"$logs/npm-vm.log" 2>&1
+echo $? >"$logs/npm-vm.rc"
+tail -n 5 "$logs/npm-vm.log"
+
 step "in the guest"
 (cd "$work" && "$ROOT/scripts/guest-run.sh" --timeout 1500 --out "$work" -- "$ROOT/test/install/guest.sh" "$work" "$node22") \
 	>"$logs/guest.log" 2>&1

@@ -54,6 +54,16 @@ export type KprobecovErrorCode =
   | 'EKMODBUILD'
   /** The kernel refused to load kprobecov.ko, or it cannot be unloaded. */
   | 'EKMODLOAD'
+  /** kprobecov vm: no such kernel (version, release or image), or its packages are missing. */
+  | 'ENOKERNEL'
+  /** kprobecov vm: a program it needs (QEMU, busybox-static, apt-get, ...) is not installed. */
+  | 'ENOPROGRAM'
+  /** kprobecov vm: a --build directory or a --load module failed. */
+  | 'EVMMODULE'
+  /** kprobecov vm: the guest's kernel reported a bug, crashed, or ran out of memory. */
+  | 'EKERNELREPORT'
+  /** kprobecov vm: --timeout ran out (the message names the phase). */
+  | 'ETIMEDOUT'
 
 export class KprobecovError extends Error {
   override name = 'KprobecovError'

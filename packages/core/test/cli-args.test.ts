@@ -99,7 +99,7 @@ test('kprobecov --help lists every command; each command has its help, with --he
     assert.match(r.stdout, new RegExp(`^Usage: kprobecov ${c}\\b`), c)
     assert.match(r.stdout, /^ {2}-h, --help {19}this help$/m, c)
     for (const line of r.stdout.split('\n')) assert.ok(line.length <= 100, `${c}: ${line}`)
-    const takesModule = c !== 'report' && c !== 'merge' && c !== 'cmp' && c !== 'module'
+    const takesModule = c !== 'report' && c !== 'merge' && c !== 'cmp' && c !== 'module' && c !== 'vm'
     for (const option of ['--module vmlinux\\[=PATH\\]', '--sources GLOB', '--functions GLOB']) {
       assert.equal(new RegExp(`^ {2}(-m, | {4})${option} +\\S`, 'm').test(r.stdout), takesModule, `${c}: ${option}`)
     }

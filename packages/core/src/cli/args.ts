@@ -19,6 +19,7 @@ import { HELP } from './args/shared.ts'
 import { STATUS_SPEC } from './args/status.ts'
 import { TRACE_SPEC } from './args/trace.ts'
 import { UNHIT_SPEC } from './args/unhit.ts'
+import { VM_SPEC } from './args/vm.ts'
 import { WATCH_SPEC } from './args/watch.ts'
 
 export * from './args/base.ts'
@@ -35,12 +36,13 @@ export * from './args/cmp.ts'
 export * from './args/watch.ts'
 export * from './args/doctor.ts'
 export * from './args/module.ts'
+export * from './args/vm.ts'
 export { DEFAULT_EDGE_BITS, DEFAULT_KCOV_BUFFER, DEFAULT_OUT, DEFAULT_TRACE_ENTRIES } from '../defaults.ts'
 export type { Backend as CliBackend } from '../defaults.ts'
 
 const SPECS: Record<CommandName, CommandSpec> = {
   run: RUN_SPEC, report: REPORT_SPEC, merge: MERGE_SPEC, status: STATUS_SPEC, unhit: UNHIT_SPEC, callers: CALLERS_SPEC,
-  paths: PATHS_SPEC, trace: TRACE_SPEC, cmp: CMP_SPEC, watch: WATCH_SPEC, doctor: DOCTOR_SPEC, module: MODULE_SPEC,
+  paths: PATHS_SPEC, trace: TRACE_SPEC, cmp: CMP_SPEC, watch: WATCH_SPEC, doctor: DOCTOR_SPEC, module: MODULE_SPEC, vm: VM_SPEC,
 }
 
 export function mainHelp(): string {

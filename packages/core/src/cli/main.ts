@@ -18,11 +18,12 @@ import { run } from './commands/run.ts'
 import { status } from './commands/status.ts'
 import { trace } from './commands/trace.ts'
 import { unhit } from './commands/unhit.ts'
+import { vm } from './commands/vm.ts'
 import { watch } from './commands/watch.ts'
 import { processIO, type CliIO } from './io.ts'
 
 const COMMAND: Record<CommandName, (parsed: Parsed, io: CliIO) => number | Promise<number>> = {
-  run, report, merge, status, unhit, callers, paths, trace, cmp, watch, doctor, module,
+  run, report, merge, status, unhit, callers, paths, trace, cmp, watch, doctor, module, vm,
 }
 
 /** Runs the CLI; resolves with the exit status (the bin sets process.exitCode). */

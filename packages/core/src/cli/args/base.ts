@@ -10,7 +10,7 @@ export class UsageError extends Error {
   override name = 'UsageError'
 }
 
-export const COMMANDS = ['run', 'report', 'merge', 'status', 'unhit', 'callers', 'paths', 'trace', 'cmp', 'watch', 'doctor', 'module'] as const
+export const COMMANDS = ['run', 'report', 'merge', 'status', 'unhit', 'callers', 'paths', 'trace', 'cmp', 'watch', 'doctor', 'module', 'vm'] as const
 export type CommandName = (typeof COMMANDS)[number]
 
 export type Values = Record<string, string | boolean | string[] | undefined>
