@@ -11,7 +11,6 @@ import { dirname, join, resolve } from 'node:path'
 import { KprobecovError } from '../errors.ts'
 import { cacheDir, kernelTree } from '../module/build.ts'
 import type { Output } from '../reports/progress.ts'
-import type { LoadSpec } from '../cli/args/vm.ts'
 import { AptSource, cachedKernel, debianKernel, type KernelEntry } from './debian.ts'
 import { chooseAccel, findQemu, runGuest, writeCommandScript } from './guest.ts'
 import { imageRelease } from './image.ts'
@@ -21,15 +20,29 @@ import { buildDir, buildKprobecov } from './modules.ts'
 import { Deadline, TIMEOUT_STATUS, type Phase } from './phases.ts'
 import { firstReport, oomKilled } from './reports.ts'
 
-export interface VmRun {
+/** A module file to load after the built ones, with its parameters (NAME=VALUE). */
+export interface LoadSpec {
+  ko: string
+  params: string[]
+}
+
+/** What the user asks of a run (the CLI's options, paths absolute). */
+export interface VmOptions {
   kernel: string | undefined
   builds: string[]
   loads: LoadSpec[]
   rw: string[]
+  /** MiB. */
   mem: number
   cpus: number
+  /** Seconds, every phase together. */
   timeout: number
+  /** undefined: a shell (stdin a terminal). */
   argv: string[] | undefined
+}
+
+/** A run: the options, and where the command runs and writes. */
+export interface VmRun extends VmOptions {
   cwd: string
   env: Record<string, string | undefined>
   stdinTty: boolean

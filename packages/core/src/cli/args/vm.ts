@@ -1,5 +1,6 @@
 /** kprobecov vm: its options, help and builder. */
 import { int, list, resolveIn, str, usage, type CommandSpec, type Parsed } from './base.ts'
+import type { VmOptions } from '../../vm/run.ts'
 
 export const DEFAULT_VM_MEM = 2048
 export const MIN_VM_MEM = 256
@@ -46,23 +47,6 @@ Example:
   kprobecov vm --kernel 6.12 -- npx vitest run --coverage.provider=kprobe`,
   positionals: [0, 0],
   after: 'optional',
-}
-
-export interface LoadSpec {
-  ko: string
-  params: string[]
-}
-
-export interface VmOptions {
-  kernel: string | undefined
-  builds: string[]
-  loads: LoadSpec[]
-  rw: string[]
-  mem: number
-  cpus: number
-  timeout: number
-  /** undefined: a shell (stdin a terminal). */
-  argv: string[] | undefined
 }
 
 export function vmOptions(p: Parsed, cwd: string): VmOptions {
