@@ -6,7 +6,7 @@
  * failure", "vmalloc error", percpu's "allocation failed"), up to its
  * "</TASK>" (a warning inside it still is one); tainting by an out-of-tree
  * or unsigned module. The OOM killer is told apart: it means --mem is too
- * small, not a kernel bug. Same rules as scripts/kernel-reports.sh.
+ * small, not a kernel bug. The repository's scripts/kernel-reports.sh calls this.
  */
 const SPLAT = /WARNING:|BUG:|Oops|general protection|possible circular locking|inconsistent lock state|possible recursive locking|suspicious RCU usage|sleeping function called from invalid context|KASAN:|UBSAN:|kernel BUG|Call Trace:/
 const ALLOC = /page allocation failure:|vmalloc error:|percpu: allocation failed/
