@@ -366,12 +366,15 @@ TEST_F(tail, last_function_planted_in_a_loaded_module)
 
 	ASSERT_EQ(0, kpc_load(kpc_tail_ko()));
 	/*
-	 * The premise: kpc_tail_exit is the last function of kpc_tail's text (asked here,
-	 * where no probe was on kpc_tail_init: ftrace keeps listing a traced init function
-	 * in /proc/kallsyms after its text is freed).
+	 * The premise, where it matters (text alone, 6.4 on): kpc_tail_exit is the last
+	 * function of kpc_tail's text (asked here, where no probe was on kpc_tail_init:
+	 * ftrace keeps listing a traced init function in /proc/kallsyms after its text is
+	 * freed). Before 6.4 a debug build may put other code after it (KASAN's module
+	 * destructor), and every probe is planted anyway.
 	 */
 	ASSERT_NE(0, kpc_kallsyms("kpc_tail_exit"));
-	ASSERT_EQ(kpc_last_text(KPC_TAIL), kpc_kallsyms("kpc_tail_exit"));
+	if (kpc_text_alone())
+		ASSERT_EQ(kpc_last_text(KPC_TAIL), kpc_kallsyms("kpc_tail_exit"));
 	/* ADD_PROBES plants them itself; the init function is gone. */
 	kpc_add_tail_set(self->c.fd, p);
 	kpc_check_tail(self->c.fd, 0, 1);
