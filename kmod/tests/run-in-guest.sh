@@ -25,7 +25,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 kmod=$(dirname "$here")
 KPROBECOV_KO=${KPROBECOV_KO:-$kmod/kprobecov.ko}
 export KPROBECOV_KO
-programs="abi_test probes_test module_test attach_test events_test stress_test ftrace_test privilege_test robust_test"
+# KPROBECOV_SKIP_SELFTESTS: programs left out of this boot (make test: a kernel's known
+# problem, named where it is set).
+programs=
+for p in abi_test probes_test module_test attach_test events_test stress_test ftrace_test privilege_test robust_test; do
+	case " ${KPROBECOV_SKIP_SELFTESTS-} " in *" $p "*) ;; *) programs="$programs $p" ;; esac
+done
 splat='WARNING:|BUG:|Oops|general protection|circular locking|inconsistent lock state'
 splat="$splat|recursive locking|suspicious RCU usage|sleeping function called from invalid context"
 splat="$splat|KASAN:|UBSAN:|kernel BUG|Call Trace:"
