@@ -210,22 +210,30 @@ static int kpc_resolve_module(struct module *mod, struct kpc_probe **probes, u32
 
 /*
  * Offset of addr in the symbol that contains it, parsed from sprint_symbol's
- * "name+0xoff/0xsize"; *named says whether that symbol is called name.
- * Aliases (syscall stubs, init_module) share an address, and kallsyms may
- * print any of them, so a different name is not proof of a wrong address.
+ * "name+0xoff/0xsize", and that symbol's size (size may be NULL); *named says
+ * whether that symbol is called name. Aliases (syscall stubs, init_module)
+ * share an address, and kallsyms may print any of them, so a different name is
+ * not proof of a wrong address.
  */
-static int kpc_symbol_offset(unsigned long addr, const char *name, unsigned long *off,
-			     bool *named)
+static int kpc_symbol_offset_size(unsigned long addr, const char *name, unsigned long *off,
+				  unsigned long *size, bool *named)
 {
 	char buf[KSYM_SYMBOL_LEN];
+	unsigned long ignored;
 	char *plus;
 
 	sprint_symbol(buf, addr);
 	plus = strchr(buf, '+');
-	if (!plus || sscanf(plus, "+0x%lx/", off) != 1)
+	if (!plus || sscanf(plus, "+0x%lx/0x%lx", off, size ?: &ignored) != 2)
 		return -EADDRNOTAVAIL;
 	*named = plus - buf == strlen(name) && !strncmp(buf, name, plus - buf);
 	return 0;
+}
+
+static int kpc_symbol_offset(unsigned long addr, const char *name, unsigned long *off,
+			     bool *named)
+{
+	return kpc_symbol_offset_size(addr, name, off, NULL, named);
 }
 
 /*
@@ -456,7 +464,7 @@ static void kpc_plant_vmlinux(struct kpc_probe **probes, u32 n)
  * module's last symbol kallsyms gives the end of its text region (page-aligned,
  * padded with zeroes, which decode as 2-byte instructions), so the last decode may
  * straddle that end; where nothing is mapped behind the region
- * (kpc_text_region_alone: 6.4 on) that read oopses. Such probes are refused,
+ * (kpc_text_regions_alone: 6.4 on) that read oopses. Such probes are refused,
  * EOVERFLOW, wherever in the function they are: which functions decode past the end
  * depends on the padding's parity, a guess we do not make. An entry site on ftrace
  * is planted through ftrace before this is asked (kprobes is not involved).
@@ -464,9 +472,8 @@ static void kpc_plant_vmlinux(struct kpc_probe **probes, u32 n)
 static bool kpc_decode_overruns(struct module *mod, unsigned long addr)
 {
 	unsigned long start[KPC_TEXT_REGIONS], end[KPC_TEXT_REGIONS], off, size;
-	char buf[KSYM_SYMBOL_LEN];
 	unsigned int i, n;
-	char *plus;
+	bool named;
 
 	if (!IS_ENABLED(CONFIG_OPTPROBES))
 		return false;
@@ -475,9 +482,7 @@ static bool kpc_decode_overruns(struct module *mod, unsigned long addr)
 		;
 	if (i == n)
 		return false;
-	sprint_symbol(buf, addr);
-	plus = strchr(buf, '+');
-	if (!plus || sscanf(plus, "+0x%lx/0x%lx", &off, &size) != 2)
+	if (kpc_symbol_offset_size(addr, "", &off, &size, &named))
 		return false;	/* no symbol: can_optimize gives up before decoding */
 	return addr - off + size + MAX_INSN_SIZE - 1 > end[i];
 }
