@@ -43,12 +43,13 @@ static int kpc_ends_flow(unsigned int id)
 static int kpc_push_block_start(struct kpc_di *d, uint32_t fi, uint64_t offset, uint32_t kind,
 				uint32_t from)
 {
+	const struct kpc_fn *f = KPC_VEC_AT(&d->fns, struct kpc_fn, fi);
 	struct kpc_blob_block_start *bs = kpc_vec_push(&d->block_starts);
 
 	if (!bs)
 		return -ENOMEM;
 	bs->function = fi;
-	bs->offset = offset;
+	bs->offset = kpc_di_past_endbr(d, f->out.section, f->out.offset + offset) - f->out.offset;
 	bs->kind = kind;
 	bs->from = from;
 	return 0;
@@ -134,7 +135,7 @@ static const struct kpc_reloc *kpc_reloc_at(const struct kpc_sec *s, uint64_t of
 	return lo < s->relocs.len && r[lo].offset == off ? &r[lo] : NULL;
 }
 
-/* Fill a successor at (sec, off); sec may be KPC_BLOB_NONE. */
+/* Fill a successor at (sec, off), past a label's ENDBR64; sec may be KPC_BLOB_NONE. */
 static void kpc_successor(struct kpc_di *d, struct kpc_blob_successor *s, uint32_t sec, uint64_t off)
 {
 	uint32_t fn, line;
@@ -144,6 +145,8 @@ static void kpc_successor(struct kpc_di *d, struct kpc_blob_successor *s, uint32
 	s->function = KPC_BLOB_NONE;
 	if (sec == KPC_BLOB_NONE)
 		return;
+	off = kpc_di_past_endbr(d, sec, off);
+	s->section_offset = off;
 	fn = kpc_di_fn_at(d, sec, off);
 	s->function = fn;
 	if (fn != KPC_BLOB_NONE)

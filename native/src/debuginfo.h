@@ -130,6 +130,8 @@ uint32_t kpc_di_sec_of_addr(const struct kpc_di *d, uint64_t a, uint64_t *off);
 uint32_t kpc_di_fn_at(const struct kpc_di *d, uint32_t sec, uint64_t off);
 /* lines[] index in effect at (sec, off) within function fn, or KPC_BLOB_NONE. */
 uint32_t kpc_di_line_at(const struct kpc_di *d, uint32_t sec, uint64_t off, uint32_t fn);
+/* Where a block starting at (sec, off) is probed: past an ENDBR64 inside a function. */
+uint64_t kpc_di_past_endbr(const struct kpc_di *d, uint32_t sec, uint64_t off);
 
 /* The steps, in the order debuginfo.c calls them; each returns 0 or -errno
  * (with kpc_set_error) unless void. */

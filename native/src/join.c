@@ -204,6 +204,12 @@ void kpc_di_order_lines(struct kpc_di *d)
 {
 	size_t i, n;
 
+	/* A row on a label's ENDBR64 starts the label's code past it (kpc_di_past_endbr). */
+	for (i = 0; i < d->lines.len; i++) {
+		struct kpc_line *l = KPC_VEC_AT(&d->lines, struct kpc_line, i);
+
+		l->out.section_offset = kpc_di_past_endbr(d, l->out.section, l->out.section_offset);
+	}
 	qsort(d->lines.data, d->lines.len, sizeof(struct kpc_line), kpc_cmp_line);
 	for (i = 0; i < d->lines.len; i++) {
 		struct kpc_line *l = KPC_VEC_AT(&d->lines, struct kpc_line, i);

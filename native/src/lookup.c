@@ -119,3 +119,36 @@ uint32_t kpc_di_line_at(const struct kpc_di *d, uint32_t sec, uint64_t off, uint
 	l = KPC_VEC_AT(&d->lines, struct kpc_line, lo - 1);
 	return l->out.function == fn ? lo - 1 : KPC_BLOB_NONE;
 }
+
+/*
+ * An ENDBR64 (f3 0f 1e fa) inside a function starts an address-taken label's
+ * block in code built for IBT (-fcf-protection=branch): the debug info puts the
+ * label's line and the jumps to it on the ENDBR64, but it is a no-op whose
+ * block counts the same at the next instruction, and a kprobe must not sit on
+ * it (an indirect jump to the label would find an int3 where IBT requires the
+ * ENDBR64). Rule: every block start, branch successor and line row at such an
+ * ENDBR64 moves past it, so all of them name the same first instruction. A
+ * function's entry stays (kprobes itself moves an entry probe past the ENDBR64),
+ * and so does code without an ENDBR64 (no IBT): nothing changes there.
+ */
+uint64_t kpc_di_past_endbr(const struct kpc_di *d, uint32_t sec, uint64_t off)
+{
+	static const uint8_t endbr64[4] = { 0xf3, 0x0f, 0x1e, 0xfa };
+	const struct kpc_sec *s;
+	const struct kpc_fn *f;
+	uint32_t fi;
+
+	if (sec >= d->secs.len)
+		return off;
+	s = KPC_VEC_AT(&d->secs, struct kpc_sec, sec);
+	if (!s->code || off >= s->out.size || s->out.size - off < sizeof(endbr64) ||
+	    memcmp(s->code + off, endbr64, sizeof(endbr64)))
+		return off;
+	fi = kpc_di_fn_at(d, sec, off);
+	if (fi == KPC_BLOB_NONE)
+		return off;
+	f = KPC_VEC_AT(&d->fns, struct kpc_fn, fi);
+	if (f->out.offset == off || off + sizeof(endbr64) >= f->out.offset + f->out.size)
+		return off;
+	return off + sizeof(endbr64);
+}

@@ -21,13 +21,17 @@ extern int kpc_t_failed;		/* the running test failed */
 extern const char *kpc_t_fixture_dir;	/* holds the kbuild-built fixture */
 extern const char *kpc_t_source;	/* the fixture's source, for markers */
 extern const char *kpc_t_kcov_fixture_dir;	/* the fixture built for KCOV, or NULL */
+extern const char *kpc_t_ibt_fixture_dir;	/* kpc_ibt.ko and its source, or NULL */
 
 extern const struct kpc_test kpc_device_tests[];
 extern const struct kpc_test kpc_debuginfo_tests[];
 extern const struct kpc_test kpc_kcov_tests[];
+extern const struct kpc_test kpc_endbr_tests[];
 
 /* The fixture's line marked "KPC:<name>", 0 if none (test_debuginfo.c). */
 unsigned int kpc_t_marker(const char *name);
+/* The same in another source file. */
+unsigned int kpc_t_marker_in(const char *source, const char *name);
 
 #define KPC_FAIL(fmt, ...) do {							\
 	printf("#   %s:%d: " fmt "\n", __FILE__, __LINE__, ##__VA_ARGS__);	\

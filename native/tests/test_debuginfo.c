@@ -71,9 +71,14 @@ static unsigned int marker(const char *name)
 
 unsigned int kpc_t_marker(const char *name)
 {
+	return kpc_t_marker_in(kpc_t_source, name);
+}
+
+unsigned int kpc_t_marker_in(const char *source, const char *name)
+{
 	char want[128], buf[512];
 	unsigned int line = 0, found = 0;
-	FILE *f = fopen(kpc_t_source, "r");
+	FILE *f = fopen(source, "r");
 
 	if (!f)
 		return 0;
@@ -87,7 +92,7 @@ unsigned int kpc_t_marker(const char *name)
 	}
 	fclose(f);
 	if (!found)
-		printf("#   no marker KPC:%s in %s\n", name, kpc_t_source);
+		printf("#   no marker KPC:%s in %s\n", name, source);
 	return found;
 }
 
