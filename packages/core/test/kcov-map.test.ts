@@ -4,7 +4,6 @@
 // return addresses of the callback calls the .ko holds, placed at a made-up load address.
 import { test, before } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { DebugInfo } from '../src/debuginfo/types.ts'
@@ -14,6 +13,7 @@ import type { Plan } from '../src/plan/types.ts'
 import { buildKcovMap, countSites, KcovResolver, lineRowAt, probeHits, withoutFreedInit, type KcovMap } from '../src/kcov/map.ts'
 import { createCoverageMapper } from '../src/coverage/coverage-map.ts'
 import { KprobecovError } from '../src/errors.ts'
+import { makeNativeFixtures } from './native-fixtures.ts'
 
 const root = resolve(import.meta.dirname, '../../..')
 const ko = join(root, 'build/native/fixture-kcov/kpc_fixture.ko')
@@ -27,12 +27,7 @@ const plan1 = (granularity: 'function' | 'line' | 'branch', strategy?: 'line') =
   planProbes([{ target: { name: 'kpc_fixture', granularity }, debugInfo: di }], { root, ...(strategy ? { strategy } : {}) })
 
 before(() => {
-  try {
-    execFileSync('make', ['-s', '-C', join(root, 'native'), 'all', 'fixture'], { stdio: 'pipe' })
-  } catch (e) {
-    const err = e as { stdout?: Buffer; stderr?: Buffer }
-    throw new Error(`make -C native all fixture failed:\n${err.stdout}${err.stderr}`)
-  }
+  makeNativeFixtures()
   di = loadDebugInfo(ko)
   plan = plan1('branch')
   map = buildKcovMap(plan, [{ debugInfo: di, object: ko }])

@@ -13,6 +13,7 @@ import type { DebugFunction, DebugInfo } from '../src/debuginfo/types.ts'
 import { KprobecovError } from '../src/errors.ts'
 import { loadDebugInfo, parseDebugInfo } from '../src/native/debuginfo.ts'
 import { parseBuildIdNote } from '../src/device/system.ts'
+import { makeNativeFixtures } from './native-fixtures.ts'
 
 const root = resolve(import.meta.dirname, '../../..')
 const fixtureDir = join(root, 'build/native/fixture')
@@ -25,12 +26,7 @@ let di: DebugInfo
 
 before(() => {
   // The library and the fixture (kbuild; KDIR from build/setup.env): a no-op when built.
-  try {
-    execFileSync('make', ['-s', '-C', join(root, 'native'), 'all', 'fixture'], { stdio: 'pipe' })
-  } catch (e) {
-    const err = e as { stdout?: Buffer; stderr?: Buffer }
-    throw new Error(`make -C native all fixture failed:\n${err.stdout}${err.stderr}`)
-  }
+  makeNativeFixtures()
   tmp = mkdtempSync(join(tmpdir(), 'kpc-di-test-'))
   di = loadDebugInfo(ko)
 })

@@ -11,6 +11,7 @@ import type { DebugInfo } from '../src/debuginfo/types.ts'
 import { loadDebugInfo } from '../src/native/debuginfo.ts'
 import { planProbes } from '../src/plan/plan.ts'
 import type { Plan } from '../src/plan/types.ts'
+import { makeNativeFixtures } from './native-fixtures.ts'
 
 const root = resolve(import.meta.dirname, '../../..')
 const fixtureDir = join(root, 'build/native/fixture-ibt')
@@ -20,12 +21,7 @@ let di: DebugInfo
 let plan: Plan
 
 before(() => {
-  try {
-    execFileSync('make', ['-s', '-C', join(root, 'native'), 'all', 'fixture'], { stdio: 'pipe' })
-  } catch (e) {
-    const err = e as { stdout?: Buffer; stderr?: Buffer }
-    throw new Error(`make -C native all fixture failed:\n${err.stdout}${err.stderr}`)
-  }
+  makeNativeFixtures()
   di = loadDebugInfo(ko)
   plan = planProbes([{ target: { name: 'kpc_ibt', granularity: 'branch' }, debugInfo: di }], { root })
 })

@@ -3,7 +3,6 @@
 // from the fixture's "KPC:<name>" markers, so they stay exact when the code moves.
 import { test, before } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { DebugInfo } from '../src/debuginfo/types.ts'
@@ -11,6 +10,7 @@ import { loadDebugInfo } from '../src/native/debuginfo.ts'
 import { planProbes } from '../src/plan/plan.ts'
 import type { Plan, PlanProbe } from '../src/plan/types.ts'
 import { toCoverageMap } from '../src/coverage/coverage-map.ts'
+import { makeNativeFixtures } from './native-fixtures.ts'
 
 const root = resolve(import.meta.dirname, '../../..')
 const fixtureDir = join(root, 'build/native/fixture')
@@ -20,12 +20,7 @@ let di: DebugInfo
 let plan: Plan
 
 before(() => {
-  try {
-    execFileSync('make', ['-s', '-C', join(root, 'native'), 'all', 'fixture'], { stdio: 'pipe' })
-  } catch (e) {
-    const err = e as { stdout?: Buffer; stderr?: Buffer }
-    throw new Error(`make -C native all fixture failed:\n${err.stdout}${err.stderr}`)
-  }
+  makeNativeFixtures()
   di = loadDebugInfo(ko)
   plan = planProbes([{ target: { name: 'kpc_fixture', granularity: 'branch' }, debugInfo: di }], { root })
 })
