@@ -494,6 +494,12 @@ const char *kpc_last_error(void);
  * address in line-table order; branches and inlines by (function, offset).
  * Each function's lines/branches/inlines are the contiguous runs
  * [first_x, first_x + nr_x).
+ * Code built for IBT (-fcf-protection=branch): where the debug info puts a
+ * line row, a block start or a branch successor on an ENDBR64 inside a
+ * function (an address-taken label), the blob names the instruction past it,
+ * where the block's probe goes; a function's own entry ENDBR64 stays at
+ * offset 0 (kprobes moves an entry probe past it). Without ENDBR64s nothing
+ * differs.
  * ------------------------------------------------------------------------ */
 
 #define KPC_BLOB_MAGIC		0x6f666e696463706bULL	/* "kpcdinfo" */
