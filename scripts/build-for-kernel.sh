@@ -2,7 +2,7 @@
 # Builds the modules the kernel suites load against another Debian kernel, fetched once
 # into the cache by scripts/debian-kernel.sh:
 #
-#   scripts/build-for-kernel.sh SERIES [SUITE]    e.g. 6.12, or 7.2 unstable
+#   scripts/build-for-kernel.sh SERIES [SUITE]    e.g. 6.12, or newest unstable
 #
 # SUITE: the Debian suite the kernel comes from when the host's apt does not have it
 # (scripts/debian-kernel.sh --suite); the modules are then built in that suite's root

@@ -6,8 +6,9 @@
 #
 # VERSION   a series, e.g. 6.12: the newest release of it that apt's lists name (the
 #           metapackage linux-image-<series>-amd64, or linux-image-amd64 when it depends
-#           on that series); or a release, e.g. 6.12.118+deb12-amd64. Nothing here names a
-#           release: apt resolves it at run time.
+#           on that series); `newest`: the release linux-image-amd64 depends on (with
+#           --suite unstable, the newest kernel Debian ships); or a release, e.g.
+#           6.12.118+deb12-amd64. Nothing here names a release: apt resolves it at run time.
 # --env FILE  also write the lines printed to FILE (kept as it is when they did not change)
 # --suite SUITE  a kernel of another Debian suite than the host's (e.g. unstable): apt reads
 #           that suite's lists through a private configuration (scripts/apt-suite.sh), and
@@ -72,8 +73,8 @@ while [ $# -gt 0 ]; do
 done
 [ $# -eq 1 ] || usage
 version=$1
-[[ $version =~ ^[0-9]+\.[0-9]+([.-][0-9A-Za-z.+~-]*)?$ ]] ||
-	die "'$version' is no kernel version: give a series (6.12) or a Debian release (6.12.118+deb12-amd64)"
+[[ $version =~ ^([0-9]+\.[0-9]+([.-][0-9A-Za-z.+~-]*)?|newest)$ ]] ||
+	die "'$version' is no kernel version: give a series (6.12), newest, or a Debian release (6.12.118+deb12-amd64)"
 
 # shellcheck source=scripts/apt.sh
 . "$ROOT/scripts/apt.sh"
@@ -87,18 +88,19 @@ depends() {
 	apt-cache depends --no-recommends --no-suggests "$1" 2>/dev/null |
 		sed -n 's/^ *|\{0,1\}Depends: \([^ <>]*\)$/\1/p'
 }
-# The release a series resolves to, from apt's local lists (empty when they name none).
+# The release a series (or `newest`) resolves to, from apt's local lists (empty when they
+# name none).
 series_release() { # series
 	local meta r
 	for meta in "linux-image-$1-amd64" linux-image-amd64; do
 		r=$(depends "$meta" | sed -n 's/^linux-image-\(.*-amd64\)$/\1/p' | head -n 1)
-		case $r in "$1".*) echo "$r"; return ;; esac
+		case $1:$r in newest:?* | *:"$1".*) echo "$r"; return ;; esac
 	done
 }
 
 # --- the release --------------------------------------------------------------------------
 
-if [[ $version =~ ^[0-9]+\.[0-9]+$ ]]; then
+if [[ $version =~ ^([0-9]+\.[0-9]+|newest)$ ]]; then
 	kver=$(series_release "$version")
 	if [ -z "$kver" ]; then
 		apt_update
