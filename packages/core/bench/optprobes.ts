@@ -3,7 +3,7 @@
  * the int3 into a 5-byte jump), as planned and if the planner chose the best
  * instruction of each block. Host only; reads the .ko, loads nothing.
  *
- *   node packages/core/bench/optprobes.ts [--json] MODULE.ko
+ *   node packages/core/bench/optprobes.ts [--json] [--rethunk] [--list] MODULE.ko
  *
  * Plans MODULE.ko at branch granularity as kprobecov does (loadDebugInfo,
  * planProbes), disassembles it with binutils' `objdump -d -r -w` (x86 AT&T
@@ -31,7 +31,8 @@
  *                 address-size prefix on a one-byte opcode, two-byte opcodes
  *                 by twobyte_is_boostable, three-byte and VEX/EVEX opcodes not.
  *  R6 reserved:   those instructions overlap no ftrace site, jump label or
- *                 static call site (…_text_reserved). The SMP-lock check of
+ *                 static call site (…_text_reserved; every site taken as 5
+ *                 bytes long, jump labels may be 2). The SMP-lock check of
  *                 alternatives_text_reserved applies only on a one-CPU boot
  *                 and is not counted.
  *
@@ -47,7 +48,8 @@
  * first instruction that ends straight-line flow (jump, jcc, ret, call, ud2,
  * int3: included, since it runs on every entry) or until the next jump
  * target or planned probe (excluded: a probe there would count other
- * entries too). Any instruction of that run that passes R1-R6 counts every
+ * entries too), including targets of jumps from other sections (foo.cold
+ * back into foo), which the kernel's R4 does not look at. Any instruction of that run that passes R1-R6 counts every
  * entry to the block exactly as the block's first one does.
  */
 import { execFileSync } from 'node:child_process'
@@ -59,9 +61,10 @@ const root = path.resolve(import.meta.dirname, '../../..')
 const args = process.argv.slice(2)
 const asJson = args.includes('--json')
 const rethunkIndirect = args.includes('--rethunk')
+const list = args.includes('--list') // one line a kprobe: site, verdict
 const ko = args.find((a) => !a.startsWith('--'))
 if (ko === undefined) {
-  console.error('usage: optprobes.ts [--json] [--rethunk] MODULE.ko (a module with debug info)')
+  console.error('usage: optprobes.ts [--json] [--rethunk] [--list] MODULE.ko (a module with debug info)')
   process.exit(2)
 }
 
@@ -80,6 +83,8 @@ interface Fn { section: string; start: number; end: number; insns: Insn[] }
 const dump = execFileSync('objdump', ['-d', '-r', '-w', ko], { maxBuffer: 1 << 30, encoding: 'utf8' })
 const fns = new Map<string, Fn>() // first symbol of a name wins, as kprobes' lookup does
 const bySection = new Map<string, Fn[]>()
+/** Section → offsets that jumps from other sections land on (never seen by R4). */
+const crossTargets = new Map<string, Set<number>>()
 let section = ''
 let cur: Fn | undefined
 for (const line of dump.split('\n')) {
@@ -92,12 +97,18 @@ for (const line of dump.split('\n')) {
     bySection.set(section, [...(bySection.get(section) ?? []), cur])
     continue
   }
-  m = /^\s+([0-9a-f]+):\t([0-9a-f ]+)\t([^\t]*)(?:\t\s*[0-9a-f]+: R_X86_64_\w+\t(\S+?)(?:[-+]0x[0-9a-f]+)?)?$/.exec(line)
+  m = /^\s+([0-9a-f]+):\t([0-9a-f ]+)\t([^\t]*)(?:\t\s*[0-9a-f]+: R_X86_64_\w+\t(\S+?)([-+]0x[0-9a-f]+)?)?$/.exec(line)
   if (m && cur) {
     const insn: Insn = { addr: parseInt(m[1]!, 16), bytes: m[2]!.trim().split(' ').map((b) => parseInt(b, 16)), text: m[3]!.trim() }
     const t = /^(?:j\w+|loop\w*|jrcxz|jecxz|call)\s+([0-9a-f]+) </.exec(insn.text)
     if (t) insn.target = parseInt(t[1]!, 16)
     if (m[4]) insn.reloc = m[4]
+    // A jump to another section (foo.cold back into foo) is relocated against
+    // the section: rel32 is the instruction's last 4 bytes, so target = addend + 4.
+    if (t && m[4]?.startsWith('.') && !insn.text.startsWith('call')) {
+      const target = parseInt(m[5] ?? '0', 16) + 4
+      crossTargets.set(m[4], (crossTargets.get(m[4]) ?? new Set()).add(target))
+    }
     cur.insns.push(insn)
     continue
   }
@@ -211,7 +222,7 @@ function factsOf(fn: Fn): FnFacts {
   let f = factsCache.get(fn)
   if (f) return f
   const targets = new Set<number>()
-  for (const i of fn.insns) if (i.target !== undefined && i.reloc === undefined) targets.add(i.target)
+  for (const i of fn.insns) if (i.target !== undefined && i.reloc === undefined && !i.text.startsWith('call')) targets.add(i.target)
   let refuse: string | undefined
   if (has(extable, fn.section, fn.start, fn.end)) refuse = 'R1 extable'
   else if (fn.insns.some(isIndirectJump)) refuse = 'R2 indirect jump'
@@ -261,6 +272,7 @@ for (const p of plan.probes) {
   c.kprobes++
   const ff = factsOf(fn)
   const why = refusal(ff, a)
+  if (list) console.log(`${p.symbol}+0x${p.offset.toString(16)} ${p.kind}: ${why ?? 'optimisable'}`)
   if (why === undefined) { c.asPlanned++; c.bestInBlock++; c.pastCalls++; continue }
   bump(whyPlanned, why.replace(/: .*/, ''))
   // Walk the block: from the probe to the first flow-ending instruction
@@ -270,7 +282,8 @@ for (const p of plan.probes) {
   const bestAt = (pastCalls: boolean): boolean => {
     for (let k = ff.index.get(a); k !== undefined && k < fn.insns.length; k++) {
       const i = fn.insns[k]!
-      if (i.addr !== a && (ff.targets.has(i.addr) || (next !== undefined && i.addr >= fn.start + next))) return false
+      if (i.addr !== a && (ff.targets.has(i.addr) || crossTargets.get(fn.section)?.has(i.addr) ||
+        (next !== undefined && i.addr >= fn.start + next))) return false
       if (i.addr !== a && refusal(ff, i.addr) === undefined) return true
       if (endsFlow(i) && !(pastCalls && mnemonic(i).startsWith('call'))) return false
     }
