@@ -39,10 +39,10 @@
  * Not checked (hold for kprobecov): the kprobe has no post_handler, is not
  * on ftrace, debug.kprobes-optimization is 1, CONFIG_OPTPROBES=y (Debian's).
  * Returns: a retpoline/rethunk build ends functions with `jmp
- * __x86_return_thunk`. If the running kernel keeps that thunk inside
- * [__indirect_thunk_start, __indirect_thunk_end), R2 refuses every function
- * that returns through it; the tool reports that figure apart (`--rethunk`
- * counts it as indirect).
+ * __x86_return_thunk`. Debian's 6.1 links that thunk inside
+ * [__indirect_thunk_start, __indirect_thunk_end), so where the CPU's
+ * mitigation keeps the jump (else the loader patches in `ret`), R2 refuses
+ * every function that returns through it: `--rethunk` counts that case.
  *
  * "Best in block": the probe's block runs from its planned offset until the
  * first instruction that ends straight-line flow (jump, jcc, ret, call, ud2,
