@@ -12,14 +12,48 @@
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/uaccess.h>
 
+#include "compat.h"
 #include "kprobecov.h"
 
-/* Register one probe at addr (or by symbol name when addr is 0). */
+/*
+ * Whether addr, p's site, is an ENDBR64 that is not its function's first
+ * instruction (the landing pad of an indirect branch, e.g. at an
+ * address-taken label): a breakpoint left there makes an indirect jump onto
+ * it a #CP on a CPU that enforces IBT, a BUG by default. Such a site is
+ * refused (EOPNOTSUPP) on every kernel built with IBT, whether this CPU
+ * enforces it or not, so that one plan gives one result everywhere. At
+ * offset 0 kprobes itself moves the probe past the ENDBR64: allowed.
+ */
+static bool kpc_mid_endbr(const struct kpc_probe *p, unsigned long addr)
+{
+#ifdef CONFIG_X86
+	u32 insn;
+
+	if (!p->offset || copy_from_kernel_nofault(&insn, (void *)addr, sizeof(insn)))
+		return false;
+	return kpc_is_endbr(insn);
+#else
+	return false;
+#endif
+}
+
+/*
+ * Register one probe at addr (or by symbol name when addr is 0), unless its
+ * site is a mid-function ENDBR64 (kpc_mid_endbr; by name, found once kprobes
+ * has resolved it: a probe registered disabled changed no code).
+ */
 static int kpc_register(struct kpc_probe *p, unsigned long addr)
 {
 	int ret;
 
+	if (addr && kpc_mid_endbr(p, addr)) {
+		p->error = -EOPNOTSUPP;
+		p->registered = false;
+		p->pending = false;
+		return p->error;
+	}
 	memset(&p->kp, 0, sizeof(p->kp));
 	p->kp.pre_handler = kpc_pre_handler_of(p);
 	p->kp.flags = p->want_armed ? 0 : KPROBE_FLAG_DISABLED;
@@ -30,6 +64,10 @@ static int kpc_register(struct kpc_probe *p, unsigned long addr)
 		p->kp.offset = p->offset;
 	}
 	ret = register_kprobe(&p->kp);
+	if (!ret && !addr && kpc_mid_endbr(p, (unsigned long)p->kp.addr)) {
+		unregister_kprobe(&p->kp);
+		ret = -EOPNOTSUPP;
+	}
 	p->error = ret;
 	p->registered = !ret;
 	p->pending = false;
