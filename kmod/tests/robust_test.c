@@ -45,9 +45,27 @@ FIXTURE_SETUP(unwatched)
 	kpc_col_open(&self->c, 16, 1, 0, 0);
 }
 
+/*
+ * Before kpc_unwatched unloads, kprobes' optimizer is waited out. An optimised
+ * kprobe just unregistered stays in kprobes' hash, unused, until the delayed
+ * unoptimising frees it (OPTIMIZE_DELAY, 5 jiffies on). If its module goes
+ * first, kill_optimized_kprobe() takes it off the unoptimizing list before it
+ * checks whether it was on it (so reads kernel/kprobes.c of 6.1), so it is
+ * never freed: it stays in the hash, unused and on no list. When the module
+ * loads again at the same address (7.2 hands the freed text out again) and a
+ * probe is registered at that spot, reuse_unused_kprobe() finds it and warns
+ * (WARN_ON_ONCE(list_empty(&op->list)), 7.2's kernel/kprobes.c:854). A race in
+ * kprobes, not in kprobecov.ko (which unregistered its probe before the
+ * unload); flipping the sysctl is not what reaches it.
+ * Turning optimisation off waits for the optimizer (unoptimize_all_kprobes()
+ * calls wait_for_kprobe_optimizer()), which frees the probe; then the saved
+ * value comes back.
+ */
 FIXTURE_TEARDOWN(unwatched)
 {
 	kpc_col_close(&self->c);
+	if (self->saved_opt >= 0 && kpc_read_int(KPC_OPT_SYSCTL))
+		kpc_write_int(KPC_OPT_SYSCTL, 0);
 	if (self->saved_opt >= 0)
 		kpc_write_int(KPC_OPT_SYSCTL, self->saved_opt);
 	if (kpc_is_loaded(KPC_UNWATCHED))
