@@ -7,9 +7,8 @@
  * (interrupts off: the CPU is in an extended quiescent state, as in idle);
  * call_watched calls it N times normally. body_offset (read-only) is the
  * offset in kpc_unwatched_fn of a block that kprobes can optimise into a
- * jump; label_offset that of the address-taken label the block starts at,
- * where the compiler puts an ENDBR64 when ibt (read-only: the kernel was
- * built with X86_KERNEL_IBT) is 1, and body_offset is 4 bytes further.
+ * jump; label_offset that of the address-taken label the block starts at
+ * (body_offset is 4 bytes further where the compiler put an ENDBR64 there).
  */
 #include <linux/compiler.h>
 #include <linux/context_tracking.h>
@@ -46,8 +45,6 @@ static unsigned long body_offset;
 module_param(body_offset, ulong, 0444);
 static unsigned long label_offset;
 module_param(label_offset, ulong, 0444);
-static bool ibt = IS_ENABLED(CONFIG_X86_KERNEL_IBT);
-module_param(ibt, bool, 0444);
 
 static int kpc_unwatched_call(const char *val, bool watched)
 {
