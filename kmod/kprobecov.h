@@ -241,7 +241,7 @@ void kpc_ftrace_handler(unsigned long ip, unsigned long parent_ip, struct ftrace
 			struct ftrace_regs *fregs);
 struct kpc_entry *kpc_lookup(struct kpc_collector *c, struct pid *key, bool process);
 
-/* probes.c */
+/* probes.c: the probe table. kpc_probe_state, kpc_target_index, kpc_unplant: under kpc_mutex. */
 int kpc_add_probes(struct kpc_collector *c, struct kprobecov_probe *specs,
 		   u64 count, struct kprobecov_add_probes *out);
 int kpc_select(struct kpc_collector *c, const struct kprobecov_select *sel, bool arm,
@@ -249,6 +249,27 @@ int kpc_select(struct kpc_collector *c, const struct kprobecov_select *sel, bool
 void kpc_retire(struct kpc_collector *c);
 void kpc_free_probes(struct kpc_collector *c);
 u32 kpc_probe_state(struct kpc_collector *c, struct kpc_probe *p);
+int kpc_target_index(struct kpc_collector *c, const char *module, bool add);
+void kpc_unplant(struct kpc_collector *c, int target, bool unloaded);
+
+/* resolve.c: symbol resolution and the module-text checks. */
+struct kobject;
+struct module;
+struct module *kpc_get_module(const char *name, struct kobject **kobj, bool *builtin);
+int kpc_resolve_module(struct module *mod, struct kpc_probe **probes, u32 n,
+		       unsigned long *addresses, int *errors);
+bool kpc_at_offset(struct kpc_probe *p, unsigned long addr, u32 kp_flags,
+		   unsigned long *off, bool *named);
+bool kpc_in_module_text(unsigned long addr);
+bool *kpc_vmlinux_tails(struct kpc_probe **probes, u32 n);
+bool kpc_decode_overruns(struct module *mod, unsigned long addr);
+
+/* plant.c: planting, under kpc_mutex. */
+void kpc_plant_module(struct kpc_collector *c, struct module *mod,
+		      struct kpc_probe **probes, u32 n);
+void kpc_plant_step(struct kpc_collector *c, u32 target, struct kpc_probe **run, u32 n);
+
+/* notifier.c: the module notifier. */
 int kpc_module_notifier_init(void);
 void kpc_module_notifier_exit(void);
 

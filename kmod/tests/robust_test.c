@@ -45,9 +45,27 @@ FIXTURE_SETUP(unwatched)
 	kpc_col_open(&self->c, 16, 1, 0, 0);
 }
 
+/*
+ * Before kpc_unwatched unloads, kprobes' optimizer is waited out. An optimised
+ * kprobe just unregistered stays in kprobes' hash, unused, until the delayed
+ * unoptimising frees it (OPTIMIZE_DELAY, 5 jiffies on). If its module goes
+ * first, kill_optimized_kprobe() takes it off the unoptimizing list before it
+ * checks whether it was on it (so reads kernel/kprobes.c of 6.1), so it is
+ * never freed: it stays in the hash, unused and on no list. When the module
+ * loads again at the same address (7.2 hands the freed text out again) and a
+ * probe is registered at that spot, reuse_unused_kprobe() finds it and warns
+ * (WARN_ON_ONCE(list_empty(&op->list)), 7.2's kernel/kprobes.c:854). A race in
+ * kprobes, not in kprobecov.ko (which unregistered its probe before the
+ * unload); flipping the sysctl is not what reaches it.
+ * Turning optimisation off waits for the optimizer (unoptimize_all_kprobes()
+ * calls wait_for_kprobe_optimizer()), which frees the probe; then the saved
+ * value comes back.
+ */
 FIXTURE_TEARDOWN(unwatched)
 {
 	kpc_col_close(&self->c);
+	if (self->saved_opt >= 0 && kpc_read_int(KPC_OPT_SYSCTL))
+		kpc_write_int(KPC_OPT_SYSCTL, 0);
 	if (self->saved_opt >= 0)
 		kpc_write_int(KPC_OPT_SYSCTL, self->saved_opt);
 	if (kpc_is_loaded(KPC_UNWATCHED))
@@ -128,6 +146,41 @@ TEST_F(unwatched, breakpoint_probes_count_where_rcu_is_not_watching)
 	/* The entry probe (ftrace) counted the watched calls only, the breakpoint all. */
 	ASSERT_EQ(5, kpc_counter(&self->c, slot, 0));
 	ASSERT_EQ(12, kpc_counter(&self->c, slot, 1));
+}
+
+/*
+ * A LINE probe on the address-taken label that starts kpc_unwatched_fn's
+ * block. Where the compiler put an ENDBR64 there (the fixture's block then
+ * starts 4 bytes further: Debian's 6.12 and 7.2 builds), a breakpoint on it
+ * would make an indirect jump there a #CP where the CPU enforces IBT: refused
+ * with EOPNOTSUPP, nothing registered. Where the label is an ordinary
+ * instruction (Debian's 6.1, built without X86_KERNEL_IBT): planted, and it
+ * counts.
+ */
+TEST_F(unwatched, a_probe_on_an_endbr64_inside_a_function_is_refused)
+{
+	unsigned long label = kpc_read_int("/sys/module/" KPC_UNWATCHED "/parameters/label_offset");
+	struct kprobecov_add_probes out;
+	struct kprobecov_probe p;
+	__u64 slot;
+
+	kpc_probe(&p, KPC_UNWATCHED, "kpc_unwatched_fn", label, KPROBECOV_KIND_LINE, 0);
+	ASSERT_OK(kpc_add(self->c.fd, &p, 1, &out));
+	if (self->body == label + 4) {
+		ASSERT_EQ(-EOPNOTSUPP, p.error);
+		ASSERT_EQ(KPROBECOV_STATE_FAILED, p.state & 0xff);
+		ASSERT_EQ(0, out.registered);
+		ASSERT_EQ(1, out.failed);
+		ASSERT_FALSE(kpc_kprobes_has("kpc_unwatched_fn", label, ""));
+		return;
+	}
+	ASSERT_EQ(label, self->body);
+	ASSERT_EQ(0, p.error);
+	ASSERT_EQ(1, out.registered);
+	kpc_arm_all(self->c.fd);
+	ASSERT_OK(kpc_attach(self->c.fd, 0, KPROBECOV_SCOPE_PROCESS, 0, &slot));
+	kpc_unwatched_call("watched", 3);
+	ASSERT_EQ(3, kpc_counter(&self->c, slot, 0));
 }
 
 /*

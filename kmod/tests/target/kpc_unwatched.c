@@ -7,7 +7,8 @@
  * (interrupts off: the CPU is in an extended quiescent state, as in idle);
  * call_watched calls it N times normally. body_offset (read-only) is the
  * offset in kpc_unwatched_fn of a block that kprobes can optimise into a
- * jump.
+ * jump; label_offset that of the address-taken label the block starts at
+ * (body_offset is 4 bytes further where the compiler put an ENDBR64 there).
  */
 #include <linux/compiler.h>
 #include <linux/context_tracking.h>
@@ -42,6 +43,8 @@ body:
 
 static unsigned long body_offset;
 module_param(body_offset, ulong, 0444);
+static unsigned long label_offset;
+module_param(label_offset, ulong, 0444);
 
 static int kpc_unwatched_call(const char *val, bool watched)
 {
@@ -87,6 +90,7 @@ static int __init kpc_unwatched_init(void)
 	for (i = 0; i < 16; i++)
 		kpc_unwatched_table[i] = i * 37 + 5;
 	kpc_unwatched_fn(0, &body_offset);
+	label_offset = body_offset;
 #ifdef CONFIG_X86_KERNEL_IBT
 	/*
 	 * Past the ENDBR64 the compiler puts at the address-taken label on an IBT

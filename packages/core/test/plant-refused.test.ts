@@ -7,7 +7,7 @@ import { refusalReason, tellRefused } from '../src/session/plant.ts'
 import type { ProgressEvent } from '../src/session/progress.ts'
 import { FAKE_ROOT, fakeDebugInfo } from './fake-debuginfo.ts'
 
-const { EOVERFLOW, EILSEQ } = constants.errno
+const { EOVERFLOW, EILSEQ, ENOTSUP } = constants.errno
 const plan = planProbes([{ target: { name: 'fakemod', granularity: 'branch' }, debugInfo: fakeDebugInfo() }], { root: FAKE_ROOT })
 const wording = { initHint: 'load it in the tests', notDone: 'not planted', listHint: 'kprobecov status --probes lists them' }
 
@@ -24,6 +24,11 @@ test("a probe in a module's last function: the warning says why kprobecov.ko ref
     "EOVERFLOW: in the module's last function, which kprobes would decode past the end of the module's text): " +
     'their lines are not counted (kprobecov status --probes lists them)',
   ])
+})
+
+test('a probe on an ENDBR64 inside its function: the reason in one line', () => {
+  assert.equal(refusalReason(-ENOTSUP),
+    'ENOTSUP: on an ENDBR64 inside the function (an indirect-branch target), where a breakpoint would trap indirect jumps under IBT')
 })
 
 test('another errno: its name alone', () => {

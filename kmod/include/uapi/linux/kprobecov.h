@@ -186,7 +186,13 @@ struct kprobecov_probe {
 				 * not symbol + offset, EOVERFLOW in a module's last
 				 * function, where kprobes would read past the end of
 				 * the module's text (an entry site on ftrace is
-				 * planted), EBUSY, ... */
+				 * planted), EOPNOTSUPP (ENOTSUP to user space, the
+				 * same value) an ENDBR64 that is not the function's
+				 * entry, e.g. at an address-taken label, on a kernel
+				 * built with IBT: an indirect jump onto a breakpoint
+				 * there is a #CP where the CPU enforces IBT (at
+				 * offset 0 kprobes moves the probe past the ENDBR64
+				 * itself), EBUSY, ... */
 	__u32 state;		/* (out) KPROBECOV_STATE_* */
 	__u64 address;		/* (in) optional, needs CAP_SYSLOG (kallsyms' rule,
 				 * else the whole call fails with EPERM): address

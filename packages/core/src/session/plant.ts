@@ -98,6 +98,8 @@ export function refusalReason(error: number): string {
   switch (name) {
     case 'EOVERFLOW':
       return `${name}: in the module's last function, which kprobes would decode past the end of the module's text`
+    case 'ENOTSUP':
+      return `${name}: on an ENDBR64 inside the function (an indirect-branch target), where a breakpoint would trap indirect jumps under IBT`
     default:
       return name
   }
