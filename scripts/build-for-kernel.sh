@@ -11,7 +11,8 @@
 # kernel), kmod/kprobecov.ko, kmod/tests/target/{kpc_target,kpc_entry}.ko and
 # examples/kvstore/driver/kvstore.ko, all with -Werror (the Kbuild files say so).
 # kbuild writes an external module's objects next to its sources: the sources are copied
-# there (mtimes kept, so unchanged files are not rebuilt), and their debug info names the
+# there (every copy replaced, -u: cpio otherwise keeps a copy that is not older than its
+# source; mtimes kept, so unchanged files are not rebuilt), and their debug info names the
 # sources of the repository (-ffile-prefix-map), so reports show the same paths as those
 # of the stock kernel's builds. kmod/tests/run-in-kernel-guest.sh runs the suites with them.
 set -euo pipefail
@@ -28,7 +29,7 @@ scripts/debian-kernel.sh --env "$out/kernel.env" ${suite:+--suite "$suite"} "$se
 . "$out/kernel.env"
 
 find kmod examples/kvstore/driver -type f \( -name '*.[ch]' -o -name Makefile -o -name Kbuild \) \
-	! -name '*.mod.c' | cpio --quiet -pdm "$out"
+	! -name '*.mod.c' | cpio --quiet -pdmu "$out"
 in_toolchain=()
 [ -z "${TOOLCHAIN:-}" ] || in_toolchain=(scripts/debian-toolchain.sh --run "$TOOLCHAIN")
 set -- KDIR="$KDIR" KCFLAGS=-ffile-prefix-map="$ROOT/$out/=$ROOT/"
