@@ -25,7 +25,7 @@ scripts/guest-run.sh --out build/demo-guest --timeout 600 -- examples/kvstore/de
 echo
 for f in index.html kvstore.c.html lcov.info; do
 	if [ ! -s "$reports/$f" ]; then
-		echo "demo: the run wrote no $reports/$f (guest log: build/demo-guest/guest-console.log)" >&2
+		echo "demo: the run wrote no $reports/$f (guest log: build/demo-guest/console.log)" >&2
 		exit $((status == 0 ? 1 : status))
 	fi
 done

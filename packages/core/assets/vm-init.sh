@@ -105,8 +105,9 @@ echo $? >"$R$out/exit-status"
 echo kprobecov-vm:phase:end
 dmesg -s 16777216 >"$R$out/dmesg.log"
 sync
+# The output directory first: it may lie inside a read-write one (--out build/logs).
+umount "$R$out"
 IFS=:
 for d in $rw; do umount "$R$d"; done
 unset IFS
-umount "$R$out"
 reboot -f

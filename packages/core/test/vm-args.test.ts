@@ -10,6 +10,10 @@ import { imageRelease } from '../src/vm/image.ts'
 import { cpio } from '../src/vm/initramfs.ts'
 import { parseKernelSpec, resolveRelease, type KernelSource } from '../src/vm/kernel.ts'
 import { Deadline } from '../src/vm/phases.ts'
+import { kernelEntry } from '../src/vm/run.ts'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { firstReport, oomKilled } from '../src/vm/reports.ts'
 import { cli } from './cli-helpers.ts'
 
@@ -24,6 +28,10 @@ const USAGE: Array<[string[], string]> = [
   [['vm', '--load', 'drv.ko debug', '--', 'true'], `kprobecov vm: --load drv.ko: a parameter is NAME=VALUE, not 'debug'${see}`],
   [['vm', '--kernel', '', '--', 'true'], `kprobecov vm: --kernel needs a series (6.12), a Debian release or the path of a kernel image${see}`],
   [['vm', '--rw', '', '--', 'true'], `kprobecov vm: --rw needs a directory${see}`],
+  [['vm', '--out', '', '--', 'true'], `kprobecov vm: --out needs a directory${see}`],
+  [['vm', '--kernel', './bzImage', '--modules', '', '--', 'true'], `kprobecov vm: --modules needs a directory${see}`],
+  [['vm', '--modules', 'mods', '--', 'true'], `kprobecov vm: --modules goes with --kernel IMAGE (the path of a kernel image): a Debian kernel brings its own modules${see}`],
+  [['vm', '--no-kprobecov=yes', '--', 'true'], `kprobecov vm: --no-kprobecov takes no value${see}`],
   [['vm', '--frob', '--', 'true'], `kprobecov vm: unknown option '--frob'${see}`],
 ]
 for (const [argv, message] of USAGE) {
@@ -44,13 +52,15 @@ const parsed = (argv: string[]): Parsed => {
 
 test('parsed options: defaults, paths resolved in the working directory, --load parameters, the command', () => {
   assert.deepEqual(vmOptions(parsed(['--', 'npm', 'test']), '/p'), {
-    kernel: undefined, builds: [], loads: [], rw: [], mem: 2048, cpus: 2, timeout: 3600, argv: ['npm', 'test'],
+    kernel: undefined, modules: undefined, kprobecov: true, builds: [], loads: [], rw: [], out: undefined, mem: 2048, cpus: 2, timeout: 3600, argv: ['npm', 'test'],
   })
   const o = vmOptions(parsed(['-k', '6.12', '--build', 'drv', '--build', '/abs', '--load', 'x/a.ko  debug=1 name=b', '--rw', '../out', '--mem', '512', '--cpus', '1', '--timeout', '90']), '/p/q')
   assert.deepEqual(o, {
-    kernel: '6.12', builds: ['/p/q/drv', '/abs'], loads: [{ ko: '/p/q/x/a.ko', params: ['debug=1', 'name=b'] }], rw: ['/p/out'],
-    mem: 512, cpus: 1, timeout: 90, argv: undefined,
+    kernel: '6.12', modules: undefined, kprobecov: true, builds: ['/p/q/drv', '/abs'], loads: [{ ko: '/p/q/x/a.ko', params: ['debug=1', 'name=b'] }], rw: ['/p/out'],
+    out: undefined, mem: 512, cpus: 1, timeout: 90, argv: undefined,
   })
+  const own = vmOptions(parsed(['--kernel', 'k/bzImage', '--modules', 'k/mods', '--no-kprobecov', '--out', 'logs', '--', 'true']), '/p')
+  assert.deepEqual([own.kernel, own.modules, own.kprobecov, own.out], ['k/bzImage', '/p/k/mods', false, '/p/logs'])
 })
 
 /** A FAKE of apt's lists: bookworm with backports. */
@@ -90,11 +100,17 @@ test('a series resolves to its newest release; no --kernel: the host\'s release 
     coded('ENOKERNEL', "no Debian kernel release 6.1.0-1-amd64: apt's lists have 6.1, 6.12 (give a series, e.g. --kernel 6.12); add a source"))
 })
 
-test('the release a bzImage names in its header', () => {
+/** The header of a bzImage of `release` (a FAKE: no kernel in it). */
+function bzImage(release: string): Buffer {
   const bz = Buffer.alloc(0x400)
   bz.write('HdrS', 0x202, 'latin1')
   bz.writeUInt16LE(0x100, 0x20e)
-  bz.write('6.12.118+deb12-amd64 (debian-kernel@lists.debian.org) #1 SMP\0', 0x300, 'latin1')
+  bz.write(`${release} (debian-kernel@lists.debian.org) #1 SMP\0`, 0x300, 'latin1')
+  return bz
+}
+
+test('the release a bzImage names in its header', () => {
+  const bz = bzImage('6.12.118+deb12-amd64')
   const file = `${process.env.TMPDIR ?? '/tmp'}/kpc-vm-bz.${process.pid}`
   return import('node:fs').then(({ writeFileSync, rmSync }) => {
     writeFileSync(file, bz)
@@ -104,6 +120,24 @@ test('the release a bzImage names in its header', () => {
       rmSync(file)
     }
   })
+})
+
+test('--modules: only with an image, and it must hold lib/modules/<the image\'s release>', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kpc-vm-modules.'))
+  try {
+    const image = join(dir, 'bzImage')
+    writeFileSync(image, bzImage('6.12.7-custom'))
+    const o = { cache: dir, source: FAKE_SOURCE, deadline: new Deadline(60), log: () => {} }
+    assert.throws(() => kernelEntry('6.12', { ...o, modules: dir }),
+      coded('EINVAL', '--modules goes with --kernel IMAGE (the path of a kernel image), not --kernel 6.12: a Debian kernel brings its own modules'))
+    assert.throws(() => kernelEntry(image, { ...o, modules: dir }),
+      coded('ENOKERNEL', `--modules ${dir} holds no lib/modules/6.12.7-custom (the release of ${image}): give the directory make modules_install INSTALL_MOD_PATH= wrote into`))
+    mkdirSync(join(dir, 'lib/modules/6.12.7-custom'), { recursive: true })
+    // No kernel tree and no build/ link: no headers, which only building a module needs.
+    assert.deepEqual(kernelEntry(image, { ...o, modules: dir }), { release: '6.12.7-custom', image, modules: dir, kdir: undefined })
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 })
 
 test('kernel reports: the first warning with its lines; an allocation failure\'s call trace is none, a warning inside it is', () => {

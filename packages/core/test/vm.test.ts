@@ -1,8 +1,8 @@
 // kprobecov vm in real QEMU guests of the stock Debian kernel (6.1): a --build module is
 // loaded (and kprobecov.ko before it), a --load module gets its parameters, the command's
 // exit status, output, environment and working directory pass through, a kernel warning
-// fails the run with its report, and a timeout names its phase. One boot each (≈ 5–10 s
-// under TCG).
+// fails the run with its report, --no-kprobecov loads none and --out keeps the logs, and
+// a timeout names its phase. One boot each (≈ 5–10 s under TCG).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
@@ -63,6 +63,17 @@ test('--kernel PATH boots that image, with the modules and headers of the packag
   const r = vm(['--kernel', image, '--', 'sh', '-c', 'uname -r; cat /sys/module/kprobecov/initstate'], {}, false)
   assert.equal(r.status, 0, r.stderr)
   assert.equal(r.stdout, `${release}\nlive\n`)
+})
+
+test('--no-kprobecov loads no kprobecov.ko; --out keeps the console, the kernel log and the exit status', () => {
+  const out = join(work, 'logs')
+  const r = vm(['--no-kprobecov', '--out', out, '--', 'sh', '-c', 'echo "kprobecov loaded: $(grep -c "^kprobecov " /proc/modules)"; exit 5'])
+  assert.equal(r.status, 5, r.stderr)
+  assert.equal(r.stdout, 'kprobecov loaded: 0\n')
+  assert.deepEqual(readdirSync(out).sort(), ['console.log', 'dmesg.log', 'exit-status'])
+  assert.equal(readFileSync(join(out, 'exit-status'), 'utf8'), '5\n')
+  assert.match(readFileSync(join(out, 'console.log'), 'utf8'), /^kprobecov loaded: 0\r?$/m)
+  assert.match(readFileSync(join(out, 'dmesg.log'), 'utf8'), /Linux version 6\.1\./)
 })
 
 test('a timeout names the phase it ran out in', () => {

@@ -4,7 +4,7 @@
  * here) as root in a chroot of the host's root, streams the serial console
  * live, and tells what became of it.
  *
- * QEMU rules the project found (scripts/guest-run.sh had them first):
+ * QEMU rules the project found in its own test harness:
  * - TCG runs the vCPUs in one thread (thread=single): with a thread per vCPU,
  *   QEMU 7.2 can keep executing the int3 of a site the kernel has just patched
  *   back while the other vCPU runs it, and both vCPUs soft-lock (1 run in 6 to

@@ -29,9 +29,15 @@ export interface LoadSpec {
 /** What the user asks of a run (the CLI's options, paths absolute). */
 export interface VmOptions {
   kernel: string | undefined
+  /** With an image as kernel: the directory holding lib/modules/<release>. */
+  modules: string | undefined
+  /** Build and load kprobecov.ko (--no-kprobecov: false). */
+  kprobecov: boolean
   builds: string[]
   loads: LoadSpec[]
   rw: string[]
+  /** Where the guest's logs stay (undefined: a temporary directory, removed when the run passed). */
+  out: string | undefined
   /** MiB. */
   mem: number
   cpus: number
@@ -60,10 +66,14 @@ function checkPath(p: string, what: string): void {
   if (/[\s,:]/.test(p)) throw new KprobecovError('EINVAL', `${what} ${p}: paths with spaces, commas or colons cannot be shared with the guest: move or link it elsewhere`)
 }
 
+/** A kernel to boot; kdir undefined: an image whose headers were not found (needed only to build modules). */
+export type BootEntry = Omit<KernelEntry, 'kdir'> & { kdir: string | undefined }
+
 /** The kernel to boot: an image path as given, else a Debian kernel from the cache (fetched once). */
-export function kernelEntry(spec: string | undefined, o: { cache: string; source: KernelSource; deadline: Deadline; log: (s: string) => void; hostRelease?: string }): KernelEntry {
+export function kernelEntry(spec: string | undefined, o: { cache: string; source: KernelSource; deadline: Deadline; log: (s: string) => void; hostRelease?: string; modules?: string | undefined }): BootEntry {
   const parsed = spec === undefined ? undefined : parseKernelSpec(spec)
-  if (parsed?.kind === 'image') return imageEntry(resolve(parsed.path))
+  if (parsed?.kind === 'image') return imageEntry(resolve(parsed.path), o.modules)
+  if (o.modules !== undefined) throw new KprobecovError('EINVAL', `--modules goes with --kernel IMAGE (the path of a kernel image), not --kernel ${spec}: a Debian kernel brings its own modules`)
   // A release fetched before needs no look at apt's lists.
   const cached = parsed?.kind === 'release' ? cachedKernel(o.cache, parsed.release) : undefined
   if (cached) return cached
@@ -73,13 +83,14 @@ export function kernelEntry(spec: string | undefined, o: { cache: string; source
 }
 
 /**
- * A kernel image given by path. Its modules: those of an unpacked package
- * beside it (IMAGE in D/boot/, modules in D/lib/modules/<release>), else
- * /lib/modules/<release> of the host, else none (virtio-pci and 9p must be
- * built in). Its headers: the kernel tree the image was built in (it sits in
- * arch/x86/boot/ or at the top), else <modules>/build.
+ * A kernel image given by path. Its modules: --modules DIR's, else those of
+ * an unpacked package beside it (IMAGE in D/boot/, modules in
+ * D/lib/modules/<release>), else /lib/modules/<release> of the host, else
+ * none (virtio-pci and 9p must be built in). Its headers: the kernel tree the
+ * image was built in (it sits in arch/x86/boot/ or at the top), else
+ * <modules>/build; none found: undefined.
  */
-function imageEntry(image: string): KernelEntry {
+function imageEntry(image: string, given: string | undefined): BootEntry {
   if (!existsSync(image) || !statSync(image).isFile()) throw new KprobecovError('ENOKERNEL', `--kernel ${image}: no such file: give a series (6.12), a Debian release or the path of a kernel image`)
   const release = imageRelease(image)
   if (release === undefined) throw new KprobecovError('ENOKERNEL', `--kernel ${image} is no kernel image (no release string in it): give a bzImage or vmlinux`)
@@ -92,13 +103,21 @@ function imageEntry(image: string): KernelEntry {
     }
     if (kdir) break
   }
-  const modules = [dirname(dirname(image)), '/'].find((root) => existsSync(join(root, 'lib/modules', release, 'modules.dep')))
+  if (given !== undefined && !existsSync(join(given, 'lib/modules', release))) {
+    throw new KprobecovError('ENOKERNEL', `--modules ${given} holds no lib/modules/${release} (the release of ${image}): give the directory make modules_install INSTALL_MOD_PATH= wrote into`)
+  }
+  const modules = given ?? [dirname(dirname(image)), '/'].find((root) => existsSync(join(root, 'lib/modules', release, 'modules.dep')))
   for (const root of [...(modules === undefined ? [] : [modules]), '/']) {
     const build = join(root, 'lib/modules', release, 'build')
     if (kdir === undefined && existsSync(join(build, 'Makefile'))) kdir = build
   }
-  if (kdir === undefined) throw new KprobecovError('ENOKERNEL', `no headers for ${release}: install linux-headers-${release}, or give the image from inside the kernel tree it was built in`)
   return { release, image, modules, kdir }
+}
+
+/** The kbuild tree of the kernel, needed to build modules for it. */
+function headers(kernel: BootEntry): string {
+  if (kernel.kdir !== undefined) return kernel.kdir
+  throw new KprobecovError('ENOKERNEL', `no headers for ${kernel.release}: install linux-headers-${kernel.release}, give the image from inside the kernel tree it was built in, or run with --no-kprobecov and no --build`)
 }
 
 /** The guest's environment: the caller's, but HOME where the guest can write. */
@@ -113,6 +132,17 @@ function guestEnv(env: Record<string, string | undefined>, writable: string[]): 
   return out
 }
 
+/** --out DIR, created if need be, without the files of an earlier run. */
+function outDir(dir: string): string {
+  mkdirSync(dir, { recursive: true })
+  const out = realpathSync(dir)
+  for (const f of OUT_FILES) rmSync(join(out, f), { force: true })
+  return out
+}
+
+/** What a run writes into its output directory (cmd.sh is removed at the end). */
+const OUT_FILES = ['cmd.sh', 'console.log', 'dmesg.log', 'exit-status', 'load-failed']
+
 export async function vmRun(o: VmRun): Promise<number> {
   const deadline = new Deadline(o.timeout)
   const log = (s: string) => o.stderr.write(s.endsWith('\n') ? s : `${s}\n`)
@@ -125,24 +155,25 @@ export async function vmRun(o: VmRun): Promise<number> {
   const avail = Math.floor(freemem() / (1 << 20))
   if (o.mem > avail) throw new KprobecovError('ENOMEM', `--mem ${o.mem} is more than the host has free (${avail} MiB): give --mem ${Math.max(256, Math.floor(avail / 2 / 256) * 256)} or less`)
   const cwd = realpathSync(o.cwd)
-  const rw = [...new Set([cwd, ...o.rw.map((d) => {
+  const given = [...new Set([cwd, ...o.rw.map((d) => {
     if (!existsSync(d) || !statSync(d).isDirectory()) throw new KprobecovError('ENOENT', `--rw ${d}: no such directory: create it first`)
     return realpathSync(d)
   })])]
+  // A directory inside another one shared already is shared with it.
+  const rw = given.filter((d) => !given.some((p) => d.startsWith(`${p}/`)))
   for (const d of rw) checkPath(d, 'directory')
   const cache = cacheDir(o.env)
   mkdirSync(cache, { recursive: true })
 
   // fetch
-  const kernel = kernelEntry(o.kernel, { cache, source: o.source ?? new AptSource([], join(cache, 'debian-kernel', 'apt-answers.json')), deadline, log })
+  const kernel = kernelEntry(o.kernel, { cache, source: o.source ?? new AptSource([], join(cache, 'debian-kernel', 'apt-answers.json')), deadline, log, modules: o.modules })
   checkPath(kernel.image, 'kernel')
   if (kernel.modules) checkPath(kernel.modules, 'module tree')
 
   // build
   phase = 'build'
-  const kpc = buildKprobecov(kernel.kdir, o.env, log, deadline)
-  const loads: LoadSpec[] = [{ ko: kpc.ko, params: [] }]
-  for (const dir of o.builds) loads.push(...buildDir(dir, kernel.kdir, kernel.release, o.env, log, deadline).map((ko) => ({ ko, params: [] })))
+  const loads: LoadSpec[] = o.kprobecov ? [{ ko: buildKprobecov(headers(kernel), o.env, log, deadline).ko, params: [] }] : []
+  for (const dir of o.builds) loads.push(...buildDir(dir, headers(kernel), kernel.release, o.env, log, deadline).map((ko) => ({ ko, params: [] })))
   for (const l of o.loads) {
     if (!existsSync(l.ko)) throw new KprobecovError('EVMMODULE', `--load ${l.ko}: no such file: build it first (or use --build DIR)`)
     loads.push(l)
@@ -151,8 +182,9 @@ export async function vmRun(o: VmRun): Promise<number> {
   const moddir = kernel.modules === undefined ? undefined : join(kernel.modules, 'lib/modules', kernel.release)
   const initrd = initramfs(cache, kernel.release, moddir)
 
-  // The output directory: cmd.sh in, exit status and kernel log out. Kept when the run failed.
-  const out = mkdtempSync(join(tmpdir(), 'kprobecov-vm.'))
+  // The output directory: cmd.sh in, exit status and kernel log out. Kept when the run failed
+  // or when it is --out; a log of an earlier run there is not taken for this one's.
+  const out = o.out === undefined ? mkdtempSync(join(tmpdir(), 'kprobecov-vm.')) : outDir(o.out)
   checkPath(out, 'directory')
   const env = guestEnv(o.env, rw)
   env.KPROBECOV_QEMU_ACCEL = accel
@@ -162,8 +194,8 @@ export async function vmRun(o: VmRun): Promise<number> {
   const underTmp = (d: string) => /^\/(tmp|run)\//.test(d)
   const keep = [...new Set([dirname(dirname(process.execPath)), cache, ...loads.map((l) => dirname(l.ko)), ...(o.env.PATH ?? '').split(':')]
     .filter((d) => d !== '' && underTmp(d) && existsSync(d) && !/[\s,:]/.test(d)))]
-  if (accel !== 'kvm') log(`kprobecov vm: no usable /dev/kvm: QEMU emulates the CPU (TCG, ${accel === 'tcg' ? 'a thread per vCPU' : 'one thread'}): boot ≈ 5 s, CPU-bound code ≈ 25x slower than on the host`)
-  log(`kprobecov vm: booting Debian kernel ${kernel.release} (${accel}, ${o.cpus} CPUs, ${o.mem} MiB)`)
+  if (accel !== 'kvm') log(`kprobecov vm: ${o.env.KPROBECOV_QEMU_ACCEL ? `KPROBECOV_QEMU_ACCEL=${accel}` : 'no usable /dev/kvm'}: QEMU emulates the CPU (TCG, ${accel === 'tcg' ? 'a thread per vCPU' : 'one thread'}): boot ≈ 5 s, CPU-bound code ≈ 25x slower than on the host`)
+  log(`kprobecov vm: booting kernel ${kernel.release} (${accel}, ${o.cpus} CPUs, ${o.mem} MiB)`)
   phase = 'boot'
   deadline.left(phase)
   const end = await runGuest({
@@ -198,6 +230,6 @@ export async function vmRun(o: VmRun): Promise<number> {
   if (existsSync(join(out, 'load-failed'))) throw new KprobecovError('EVMMODULE', `a module did not load in the guest (insmod's message is above)${kept}`)
   if (!existsSync(statusFile) || dmesg === undefined) throw new KprobecovError('EKERNELREPORT', `the guest crashed before the command ended (no exit status): see its console${kept}`)
   const status = Number.parseInt(readFileSync(statusFile, 'utf8'), 10)
-  rmSync(out, { recursive: true, force: true })
+  if (o.out === undefined) rmSync(out, { recursive: true, force: true })
   return Number.isNaN(status) ? 1 : status
 }
