@@ -74,9 +74,6 @@ nsyms=$(grep -c "\[$module\]" /proc/kallsyms)
 nsmall=$(grep -c '\[kpc_sites_0\]' /proc/kallsyms)
 jl=$(readelf -S -W "$ko" | sed 's/^ *\[ *[0-9]*\]//' | awk '$1 == "__jump_table" { print $5 }')
 jl=$(( 0x${jl:-0} / 16 ))
-vs=$(awk '$3 == "__start___jump_table" { print $1 }' /proc/kallsyms)
-ve=$(awk '$3 == "__stop___jump_table" { print $1 }' /proc/kallsyms)
-vjl=$(( (0x${ve:-0} - 0x${vs:-0}) / 16 ))
 
 sort -k2,2n "$tmp/funcs" | head -n "$nprobes" >"$tmp/small"
 sort -k2,2nr "$tmp/funcs" | head -n "$nprobes" >"$tmp/large"
@@ -96,7 +93,7 @@ module_address_lookup find_kallsyms_symbol __module_text_address ftrace_location
 prepare_kprobe arch_prepare_kprobe can_probe __copy_instruction __get_insn_slot
 alloc_aggr_kprobe arch_prepare_optimized_kprobe __arch_prepare_optimized_kprobe
 try_to_optimize_kprobe text_poke text_poke_sync kprobe_insn_slot get_optimized_kprobe
-register_aggr_kprobe insn_decode_kernel insn_decode"
+register_aggr_kprobe"
 : >"$tmp/filter"
 for f in $want; do
 	grep -q -x "$f" "$T/available_filter_functions" 2>/dev/null && echo "$f" >>"$tmp/filter"
@@ -112,7 +109,9 @@ trace_on() {
 	echo >$T/trace
 	echo 1 >$T/tracing_on
 }
-# Sum and count of each traced function's durations (µs), per probe of the set.
+# Sum and count of each traced function's durations (µs), per probe of the set. Not
+# insn_decode (thousands of calls a registration): with it the buffer overflows and keeps
+# only the last registrations; "entries lost" in the trace's header says when that happens.
 trace_off() { # n
 	echo 0 >$T/tracing_on
 	awk -v n="$1" -F'|' '
@@ -132,7 +131,7 @@ trace_off() { # n
 
 {
 	echo "kernel $(uname -r); $(nproc) CPUs; $(date -u '+%Y-%m-%d %H:%M UTC')"
-	echo "$module: $ko; $nfuncs functions in .text, $nsyms kallsyms symbols, $jl jump-label entries (vmlinux: $vjl)"
+	echo "$module: $ko; $nfuncs functions in .text, $nsyms kallsyms symbols, $jl jump-label entries"
 	echo "kpc_sites_0: $nsmall kallsyms symbols"
 	echo "sets of $nprobes sites, one per function (mean function size in bytes):"
 	echo "  sites-first  kpc_sites_0, second instruction (jump site), size $(avg "$tmp/sfuncs")"
