@@ -301,14 +301,17 @@ u32 kpc_probe_state(struct kpc_collector *c, struct kpc_probe *p)
  * most KPC_UNPLANT_BATCH probes are unregistered at a time, and before the next
  * batch we wait until the optimizer has put back the original code of every
  * site of the batch that held a jump: a pass then has at most a batch to do.
- * 256 is the bound 6.1's optimizer once kept itself for optimizing
- * (MAX_OPTIMIZE_PROBES); at the ~0.7 ms a site the issue's lockup implies under
- * TCG it is ~0.2 s a pass, far below the 20 s soft-lockup and 21 s RCU-stall
- * thresholds, and still few grace periods (one per batch).
+ * A pass costs little per site when the other CPUs answer the IPIs at once: 10,000
+ * jumps were undone in 0.3 s under TCG (kmod/tests/teardown_test, 30 us a site),
+ * while the issue's lockup, other vCPUs busy, implies ~0.7 ms a site. 2048 sites
+ * are 1.4 s a pass at that rate, a 14x margin below the 20 s soft-lockup and 21 s
+ * RCU-stall thresholds. Pacing costs time: each batch waits for a grace period,
+ * the optimizer's delay and its rcu_tasks wait; 10,000 jumps closed in 12.5 s at
+ * 256 a batch, 9.0 s at 2048, against 0.9 s unpaced (TCG, teardown_test).
  */
-#define KPC_UNPLANT_BATCH 256
+#define KPC_UNPLANT_BATCH 2048
 /* Longest wait for one batch's sites: a site another user also probes keeps its jump. */
-#define KPC_UNOPT_WAIT_MS 2000
+#define KPC_UNOPT_WAIT_MS 5000
 
 /* kp, registered, holds a jump to the optimizer's detour (not its own code). */
 static bool kpc_holds_jump(struct kprobe *kp)
@@ -374,18 +377,20 @@ int kpc_select(struct kpc_collector *c, const struct kprobecov_select *sel, bool
 	if (sel->how != KPROBECOV_SELECT_GROUP && sel->group)
 		return -EINVAL;
 
-	/* DISARM: a step's jumps are undone before the next step (see KPC_UNPLANT_BATCH). */
+	/* DISARM: a batch's jumps are undone before more are disabled (KPC_UNPLANT_BATCH). */
 	if (!arm)
-		jumps = kmalloc_array(KPC_PROBES_PER_STEP, sizeof(*jumps), GFP_KERNEL);
+		jumps = kvmalloc_array(KPC_UNPLANT_BATCH, sizeof(*jumps), GFP_KERNEL);
 	*changed = 0;
 	mutex_lock(&kpc_mutex);
 	for (i = first; i < end; i++) {
 		struct kpc_probe *p = c->probes[i];
 		int ret;
 
-		if (i > first && !((i - first) % KPC_PROBES_PER_STEP)) {
+		if (nj == KPC_UNPLANT_BATCH) {
 			kpc_wait_restored(jumps, NULL, nj);
 			nj = 0;
+		}
+		if (i > first && !((i - first) % KPC_PROBES_PER_STEP)) {
 			mutex_unlock(&kpc_mutex);	/* a step at a time: see kpc_add_probes */
 			cond_resched();
 			mutex_lock(&kpc_mutex);
@@ -410,7 +415,7 @@ int kpc_select(struct kpc_collector *c, const struct kprobecov_select *sel, bool
 	kpc_wait_restored(jumps, NULL, nj);
 	kpc_ftrace_sync(c);
 	mutex_unlock(&kpc_mutex);
-	kfree(jumps);
+	kvfree(jumps);
 	return 0;
 }
 
@@ -471,14 +476,14 @@ static u64 kpc_unplant_batch(struct kpc_collector *c, int target, bool unloaded,
 /* Unregister the collector's planted probes of target (all if target < 0). */
 void kpc_unplant(struct kpc_collector *c, int target, bool unloaded)
 {
-	struct kpc_unplant_buf *buf = kmalloc(sizeof(*buf), GFP_KERNEL);
+	struct kpc_unplant_buf *buf = kvmalloc(sizeof(*buf), GFP_KERNEL);
 	u64 i = 0;
 
 	lockdep_assert_held(&kpc_mutex);
 	do
 		i = kpc_unplant_batch(c, target, unloaded, buf, i);
 	while (i < c->nr_probes);
-	kfree(buf);
+	kvfree(buf);
 }
 
 /*
@@ -489,7 +494,7 @@ void kpc_unplant(struct kpc_collector *c, int target, bool unloaded)
  */
 void kpc_retire(struct kpc_collector *c)
 {
-	struct kpc_unplant_buf *buf = kmalloc(sizeof(*buf), GFP_KERNEL);
+	struct kpc_unplant_buf *buf = kvmalloc(sizeof(*buf), GFP_KERNEL);
 	u64 i = 0;
 
 	mutex_lock(&kpc_mutex);
@@ -501,7 +506,7 @@ void kpc_retire(struct kpc_collector *c)
 		mutex_lock(&kpc_mutex);
 	} while (i < c->nr_probes);
 	mutex_unlock(&kpc_mutex);
-	kfree(buf);
+	kvfree(buf);
 }
 
 void kpc_free_probes(struct kpc_collector *c)
