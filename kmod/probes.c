@@ -412,18 +412,22 @@ int kpc_select(struct kpc_collector *c, const struct kprobecov_select *sel, bool
 		if (ret)
 			p->error = ret;
 	}
-	kpc_wait_restored(jumps, NULL, nj);
-	kpc_ftrace_sync(c);
+	kpc_ftrace_sync(c);	/* the last batch's jumps are left to the optimizer: nothing follows */
 	mutex_unlock(&kpc_mutex);
 	kvfree(jumps);
 	return 0;
 }
 
-/* Unregister kps[0..n) (one grace period); then wait for the nj sites that held jumps. */
-static void kpc_unregister_paced(struct kprobe **kps, const bool *jumps, u32 n, u32 nj)
+/*
+ * Unregister kps[0..n) (one grace period); then, when more follow (more), wait for
+ * the nj sites that held jumps. The last batch is not waited for: nothing is queued
+ * behind it, so a close of a few probes costs no more than before pacing.
+ */
+static void kpc_unregister_paced(struct kprobe **kps, const bool *jumps, u32 n, u32 nj,
+				 bool more)
 {
 	unregister_kprobes(kps, n);
-	if (nj)
+	if (nj && more)
 		kpc_wait_restored(kps, jumps, n);
 }
 
@@ -460,7 +464,7 @@ static u64 kpc_unplant_batch(struct kpc_collector *c, int target, bool unloaded,
 			bool jump = kpc_holds_jump(&p->kp);
 			struct kprobe *kp = &p->kp;
 
-			kpc_unregister_paced(&kp, &jump, 1, jump);
+			kpc_unregister_paced(&kp, &jump, 1, jump, i + 1 < c->nr_probes);
 			n++;
 		}
 		p->registered = false;
@@ -469,7 +473,7 @@ static u64 kpc_unplant_batch(struct kpc_collector *c, int target, bool unloaded,
 	}
 	kpc_ftrace_sync(c);	/* before the kprobes: one code update for the batch */
 	if (buf && n)
-		kpc_unregister_paced(buf->kps, buf->jumps, n, nj);
+		kpc_unregister_paced(buf->kps, buf->jumps, n, nj, i < c->nr_probes);
 	return i;
 }
 
