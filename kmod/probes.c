@@ -7,15 +7,20 @@
  * before close. c->probes, c->nr_probes and the targets grow under
  * collector->mutex + kpc_mutex. kpc_target_index, kpc_probe_state and
  * kpc_unplant need kpc_mutex held; kpc_add_probes and kpc_select take it
- * themselves, a bounded step at a time, kpc_retire in one hold; then
+ * themselves, a bounded step at a time, kpc_retire a batch at a time; then
  * kpc_free_probes, when nothing else sees the collector.
  */
 
+#include <linux/jiffies.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
 #include <linux/string.h>
 #include <linux/stringhash.h>
+#include <linux/uaccess.h>
 #include <linux/vmalloc.h>
+
+#include <asm/text-patching.h>
 
 #include "kprobecov.h"
 
@@ -285,6 +290,60 @@ u32 kpc_probe_state(struct kpc_collector *c, struct kpc_probe *p)
 	return state;
 }
 
+/*
+ * Teardown is paced for kprobes' optimizer. Unregistering (or disabling) a probe
+ * the kernel turned into a jump only queues it; the optimizer (a delayed work,
+ * OPTIMIZE_DELAY = 5 jiffies after the first queued) then takes the whole queue
+ * in one pass that never yields: per site two text_poke()s, each followed by an
+ * IPI to every CPU (text_poke_sync), and a third to remove the int3 (6.1:
+ * do_unoptimize_kprobes, arch_unoptimize_kprobe). Tens of thousands queued at
+ * once kept a CPU busy for over 20 s under TCG (soft lockup, RCU stall). So at
+ * most KPC_UNPLANT_BATCH probes are unregistered at a time, and before the next
+ * batch we wait until the optimizer has put back the original code of every
+ * site of the batch that held a jump: a pass then has at most a batch to do.
+ * A pass costs little per site when the other CPUs answer the IPIs at once: 10,000
+ * jumps were undone in 0.3 s under TCG (kmod/tests/teardown_test, 30 us a site),
+ * while the issue's lockup, other vCPUs busy, implies ~0.7 ms a site. 2048 sites
+ * are 1.4 s a pass at that rate, a 14x margin below the 20 s soft-lockup and 21 s
+ * RCU-stall thresholds. Pacing costs time: each batch waits for a grace period,
+ * the optimizer's delay and its rcu_tasks wait; 10,000 jumps closed in 12.5 s at
+ * 256 a batch, 9.0 s at 2048, against 0.9 s unpaced (TCG, teardown_test).
+ */
+#define KPC_UNPLANT_BATCH 2048
+/* Longest wait for one batch's sites: a site another user also probes keeps its jump. */
+#define KPC_UNOPT_WAIT_MS 5000
+
+/* kp, registered, holds a jump to the optimizer's detour (not its own code). */
+static bool kpc_holds_jump(struct kprobe *kp)
+{
+	u8 b;
+
+	if (kprobe_gone(kp) || (kp->flags & KPROBE_FLAG_FTRACE) ||
+	    !kp->opcode || kp->opcode == JMP32_INSN_OPCODE)
+		return false;
+	return !copy_from_kernel_nofault(&b, kp->addr, 1) && b == JMP32_INSN_OPCODE;
+}
+
+/*
+ * Wait until the optimizer has restored the original first byte of each site of
+ * kps[0..n) that jumps[] marks (or KPC_UNOPT_WAIT_MS passed). Under kpc_mutex:
+ * the sites' text stays (their module's GOING waits for kpc_mutex).
+ */
+static void kpc_wait_restored(struct kprobe **kps, const bool *jumps, u32 n)
+{
+	unsigned long deadline = jiffies + msecs_to_jiffies(KPC_UNOPT_WAIT_MS);
+	u32 i;
+
+	for (i = 0; i < n; i++) {
+		u8 b;
+
+		if (!jumps || jumps[i])
+			while (!copy_from_kernel_nofault(&b, kps[i]->addr, 1) &&
+			       b != kps[i]->opcode && time_before(jiffies, deadline))
+				schedule_timeout_uninterruptible(1);
+	}
+}
+
 static bool kpc_selected(const struct kprobecov_select *sel, struct kpc_probe *p)
 {
 	switch (sel->how) {
@@ -302,6 +361,8 @@ int kpc_select(struct kpc_collector *c, const struct kprobecov_select *sel, bool
 	       u64 *changed)
 {
 	u64 i, first = 0, end = c->nr_probes;
+	struct kprobe **jumps = NULL;
+	u32 nj = 0;
 
 	if (sel->how < KPROBECOV_SELECT_ALL || sel->how > KPROBECOV_SELECT_GROUP)
 		return -EINVAL;
@@ -316,12 +377,19 @@ int kpc_select(struct kpc_collector *c, const struct kprobecov_select *sel, bool
 	if (sel->how != KPROBECOV_SELECT_GROUP && sel->group)
 		return -EINVAL;
 
+	/* DISARM: a batch's jumps are undone before more are disabled (KPC_UNPLANT_BATCH). */
+	if (!arm)
+		jumps = kvmalloc_array(KPC_UNPLANT_BATCH, sizeof(*jumps), GFP_KERNEL);
 	*changed = 0;
 	mutex_lock(&kpc_mutex);
 	for (i = first; i < end; i++) {
 		struct kpc_probe *p = c->probes[i];
 		int ret;
 
+		if (nj == KPC_UNPLANT_BATCH) {
+			kpc_wait_restored(jumps, NULL, nj);
+			nj = 0;
+		}
 		if (i > first && !((i - first) % KPC_PROBES_PER_STEP)) {
 			mutex_unlock(&kpc_mutex);	/* a step at a time: see kpc_add_probes */
 			cond_resched();
@@ -338,24 +406,48 @@ int kpc_select(struct kpc_collector *c, const struct kprobecov_select *sel, bool
 		}
 		if (!p->registered || kprobe_gone(&p->kp))
 			continue;
+		if (jumps && kpc_holds_jump(&p->kp))
+			jumps[nj++] = &p->kp;
 		ret = arm ? enable_kprobe(&p->kp) : disable_kprobe(&p->kp);
 		if (ret)
 			p->error = ret;
 	}
-	kpc_ftrace_sync(c);
+	kpc_ftrace_sync(c);	/* the last batch's jumps are left to the optimizer: nothing follows */
 	mutex_unlock(&kpc_mutex);
+	kvfree(jumps);
 	return 0;
 }
 
-/* Unregister the collector's planted probes of target (all if target < 0). */
-void kpc_unplant(struct kpc_collector *c, int target, bool unloaded)
+/*
+ * Unregister kps[0..n) (one grace period); then, when more follow (more), wait for
+ * the nj sites that held jumps. The last batch is not waited for: nothing is queued
+ * behind it, so a close of a few probes costs no more than before pacing.
+ */
+static void kpc_unregister_paced(struct kprobe **kps, const bool *jumps, u32 n, u32 nj,
+				 bool more)
 {
-	struct kprobe **kps;
-	u64 i, n = 0;
+	unregister_kprobes(kps, n);
+	if (nj && more)
+		kpc_wait_restored(kps, jumps, n);
+}
+
+/* Room for one batch: the kprobes and whether each held a jump. */
+struct kpc_unplant_buf {
+	struct kprobe *kps[KPC_UNPLANT_BATCH];
+	bool jumps[KPC_UNPLANT_BATCH];
+};
+
+/*
+ * One batch of kpc_unplant from c->probes[i]: at most KPC_UNPLANT_BATCH kprobes
+ * unregistered (buf NULL, no memory: one at a time). Returns the index to go on from.
+ */
+static u64 kpc_unplant_batch(struct kpc_collector *c, int target, bool unloaded,
+			     struct kpc_unplant_buf *buf, u64 i)
+{
+	u32 n = 0, nj = 0;
 
 	lockdep_assert_held(&kpc_mutex);
-	kps = kvmalloc_array(c->nr_probes ?: 1, sizeof(*kps), GFP_KERNEL);
-	for (i = 0; i < c->nr_probes; i++) {
+	for (; i < c->nr_probes && n < (buf ? KPC_UNPLANT_BATCH : 1); i++) {
 		struct kpc_probe *p = c->probes[i];
 
 		if (!p->registered || (target >= 0 && p->target != target))
@@ -364,31 +456,61 @@ void kpc_unplant(struct kpc_collector *c, int target, bool unloaded)
 			p->ftrace = false;
 			p->gone = false;
 			c->fdirty = true;
-		} else if (kps)
-			kps[n++] = &p->kp;
-		else
-			unregister_kprobe(&p->kp);	/* no memory: one grace period each */
+		} else if (buf) {
+			buf->kps[n] = &p->kp;
+			buf->jumps[n] = kpc_holds_jump(&p->kp);
+			nj += buf->jumps[n++];
+		} else {
+			bool jump = kpc_holds_jump(&p->kp);
+			struct kprobe *kp = &p->kp;
+
+			kpc_unregister_paced(&kp, &jump, 1, jump, i + 1 < c->nr_probes);
+			n++;
+		}
 		p->registered = false;
 		p->pending = unloaded;
 		p->unloaded = unloaded;
 	}
-	kpc_ftrace_sync(c);	/* before the kprobes: one code update for all */
-	if (n)
-		unregister_kprobes(kps, n);	/* one grace period for all */
-	kvfree(kps);
+	kpc_ftrace_sync(c);	/* before the kprobes: one code update for the batch */
+	if (buf && n)
+		kpc_unregister_paced(buf->kps, buf->jumps, n, nj, i < c->nr_probes);
+	return i;
+}
+
+/* Unregister the collector's planted probes of target (all if target < 0). */
+void kpc_unplant(struct kpc_collector *c, int target, bool unloaded)
+{
+	struct kpc_unplant_buf *buf = kvmalloc(sizeof(*buf), GFP_KERNEL);
+	u64 i = 0;
+
+	lockdep_assert_held(&kpc_mutex);
+	do
+		i = kpc_unplant_batch(c, target, unloaded, buf, i);
+	while (i < c->nr_probes);
+	kvfree(buf);
 }
 
 /*
- * At close: leave kpc_collectors and unregister every probe in one hold of
- * kpc_mutex, so no module load can plant a pending probe in between.
- * Afterwards no handler of this collector runs (unregister waits for them).
+ * At close: leave kpc_collectors under kpc_mutex, so no module load plants a
+ * pending probe afterwards, then unregister every probe a batch per hold of
+ * kpc_mutex (loads, unloads and other collectors wait for one batch, not for
+ * all). Afterwards no handler of this collector runs (unregister waits for them).
  */
 void kpc_retire(struct kpc_collector *c)
 {
+	struct kpc_unplant_buf *buf = kvmalloc(sizeof(*buf), GFP_KERNEL);
+	u64 i = 0;
+
 	mutex_lock(&kpc_mutex);
 	list_del_rcu(&c->node);
-	kpc_unplant(c, -1, false);
+	do {
+		i = kpc_unplant_batch(c, -1, false, buf, i);
+		mutex_unlock(&kpc_mutex);
+		cond_resched();
+		mutex_lock(&kpc_mutex);
+	} while (i < c->nr_probes);
 	mutex_unlock(&kpc_mutex);
+	kvfree(buf);
 }
 
 void kpc_free_probes(struct kpc_collector *c)

@@ -28,7 +28,7 @@ export KPROBECOV_KO
 # KPROBECOV_SKIP_SELFTESTS: programs left out of this boot (make test: a kernel's known
 # problem, named where it is set).
 programs=
-for p in abi_test probes_test module_test attach_test events_test stress_test ftrace_test privilege_test robust_test; do
+for p in abi_test probes_test module_test attach_test events_test stress_test ftrace_test privilege_test robust_test teardown_test; do
 	case " ${KPROBECOV_SKIP_SELFTESTS-} " in *" $p "*) ;; *) programs="$programs $p" ;; esac
 done
 splat='WARNING:|BUG:|Oops|general protection|circular locking|inconsistent lock state'
