@@ -98,6 +98,20 @@ const NEVER = ['kpc_target_seq', 'kpc_target_irq', 'kpc_target_timer_fn', 'kpc_t
 const DISPATCH_HIT = ['call_times', 'call_a', 'call_b', 'call_branch', 'call_result',
   'ioctl_open', 'ioctl_copy_in', 'ioctl_reserved', 'ioctl_call', 'ioctl_ret', 'ioctl_copy_out', 'ioctl_ok']
 const DISPATCH_UNHIT = ['call_timer', 'ioctl_info', 'ioctl_sum_loop', 'ioctl_sum', 'ioctl_info_ret', 'ioctl_einval']
+/**
+ * The dispatch markers this build keeps apart: a marker is left out where a probe that
+ * proves its line also proves a marker of the other list (a newer compiler merges the
+ * tails of the two copy_to_user calls, so one block carries ioctl_ok's or
+ * ioctl_info_ret's line together with call_timer's). Every one on the stock kernel.
+ */
+function keptApart(plan: Plan, own: readonly string[], other: readonly string[]): string[] {
+  const others = new Set(other.map(marker))
+  const kept = own.filter((m) => !plan.probes.some((p) =>
+    p.lines.some(([, l]) => l === marker(m)) && p.lines.some(([, l]) => others.has(l))))
+  if (STOCK) assert.deepEqual(kept, own, 'the stock build keeps every dispatch marker apart')
+  assert.ok(kept.length >= own.length / 2, `most dispatch markers are kept apart: ${kept.join(', ')}`)
+  return kept
+}
 
 test('run --granularity line: exactly the lines the command ran; its exit status; the text summary', async () => {
   const out = join(tmp, 'line')
@@ -125,8 +139,8 @@ test('run --granularity line: exactly the lines the command ran; its exit status
   // 6.4 on so are the last function's.
   const refused = ['kpc_target_init', 'kpc_target_init_banner', ...(TEXT_ALONE ? [LAST] : [])]
   for (const name of refused) assert.deepEqual(inRange(lines, range(run.plan, name)), [], name)
-  for (const m of DISPATCH_HIT) assert.ok((lines.get(marker(m)) ?? 0) > 0, `${m} (line ${marker(m)}) hit`)
-  for (const m of DISPATCH_UNHIT) assert.equal(lines.get(marker(m)), 0, `${m} (line ${marker(m)}) not hit`)
+  for (const m of keptApart(run.plan, DISPATCH_HIT, DISPATCH_UNHIT)) assert.ok((lines.get(marker(m)) ?? 0) > 0, `${m} (line ${marker(m)}) hit`)
+  for (const m of keptApart(run.plan, DISPATCH_UNHIT, DISPATCH_HIT)) assert.equal(lines.get(marker(m)), 0, `${m} (line ${marker(m)}) not hit`)
   // Nothing outside the functions that ran.
   const ran = ['kpc_target_a', 'kpc_target_b', 'kpc_target_branch', 'kpc_target_call', 'kpc_target_ioctl'].map((n) => range(run.plan, n))
   for (const [l, n] of lines) if (n > 0) assert.ok(ran.some(([a, b]) => l >= a && l <= b), `line ${l} hit outside the functions that ran`)
