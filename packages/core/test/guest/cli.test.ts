@@ -171,10 +171,10 @@ test('status, unhit and callers of the saved run', async () => {
   // The unhit probes in the plan's order (the order of the functions in the .ko's text,
   // the compiler's): those the kernel accepted whose lines (in kpc_target.c) all stayed 0.
   const gone = new Set(['kpc_target_init', 'kpc_target_init_banner', ...(TEXT_ALONE ? [LAST] : [])])
-  const unhitOf = (kind: string) => plan.probes.flatMap((p, i) => {
+  const unhitOf = (...kinds: string[]) => plan.probes.flatMap((p, i) => {
     const own = p.lines.filter(([f]) => f === plan.functions[p.function]?.file).map(([, l]) => l)
     const fn = plan.functions[p.function]!.name
-    return p.kind === kind && !gone.has(fn) && own.length > 0 && own.every((l) => lines.get(l) === 0) ? [i] : []
+    return kinds.includes(p.kind) && !gone.has(fn) && own.length > 0 && own.every((l) => lines.get(l) === 0) ? [i] : []
   })
   const told = (i: number) => {
     const p = plan.probes[i]!
@@ -183,7 +183,7 @@ test('status, unhit and callers of the saved run', async () => {
       `\\(${p.kind} probe ${i}: ${p.symbol}\\+0x${p.offset.toString(16)}\\)\\n$`)
   }
   const [first = -1, second = -1] = unhitOf('function')
-  const [firstLineProbe = -1] = unhitOf('line')
+  const [firstLineProbe = -1] = unhitOf('function', 'line', 'branch') // --kind line: any block
   const entry = (name: string) => plan.functions.find((f) => f.name === name)?.entryProbe
   const oddProbe = plan.probes.findIndex((p) =>
     p.kind === 'line' && plan.functions[p.function]?.name === 'kpc_target_a' && firstLine(plan, p) === marker('a_odd'))
