@@ -50,11 +50,12 @@ export const VM_SPEC: CommandSpec = {
                                the phase it ran out in: fetch, build, boot, load or command`,
   notes: `The kernel is fetched once into the cache ($KPROBECOV_CACHE, else ~/.cache/kprobecov). The
 guest sees the host's files read-only and the working directory (and each --rw) read-write,
-loads kprobecov.ko (unless --no-kprobecov), then the --build modules, then the --load ones, and runs COMMAND as root
-in the working directory with your environment (HOME: /tmp/home unless it is writable there).
-Without COMMAND, a shell when stdin is a terminal. Exit status: COMMAND's; 1 when the guest's
-kernel logs a warning, BUG, oops, KASAN or lockdep report (printed), a module fails to build
-or load, or the guest runs out of memory; 124 on timeout. KVM where /dev/kvm works, else TCG.
+loads kprobecov.ko (unless --no-kprobecov), then the --build modules, then the --load ones,
+and runs COMMAND as root in the working directory with your environment (HOME: /tmp/home
+unless it is writable there). Without COMMAND, a shell when stdin is a terminal. Exit
+status: COMMAND's; 1 when the guest's kernel logs a warning, BUG, oops, KASAN or lockdep
+report (printed), a module fails to build or load, or the guest runs out of memory; 124 on
+timeout. KVM where /dev/kvm works, else TCG.
 Example:
   kprobecov vm --kernel 6.12 -- npx vitest run --coverage.provider=kprobe`,
   positionals: [0, 0],
