@@ -94,7 +94,7 @@ done
 # --- native: KCOV itself
 echo "# ---- native"
 "$root/build/native/kpc-tests" "$root/build/native/fixture" "$root/native/tests/fixture/kpc_fixture.c" \
-	"$root/build/native/fixture-kcov" >"$logs/native.log" 2>&1
+	"$root/build/native/fixture-kcov" "$root/build/native/fixture-ibt" >"$logs/native.log" 2>&1
 grep -E '^(ok|not ok) .*kcov_|^#   ' "$logs/native.log"
 add_counts "$logs/native.log" 's/^# passed \([0-9]*\) failed \([0-9]*\)$/\1 \2/p' native
 
