@@ -4,7 +4,6 @@
 // return addresses of the callback calls the .ko holds, placed at a made-up load address.
 import { test, before } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { DebugInfo } from '../src/debuginfo/types.ts'
 import { loadDebugInfo } from '../src/native/debuginfo.ts'
@@ -13,7 +12,7 @@ import type { Plan } from '../src/plan/types.ts'
 import { buildKcovMap, countSites, KcovResolver, lineRowAt, probeHits, withoutFreedInit, type KcovMap } from '../src/kcov/map.ts'
 import { createCoverageMapper } from '../src/coverage/coverage-map.ts'
 import { KprobecovError } from '../src/errors.ts'
-import { makeNativeFixtures } from './native-fixtures.ts'
+import { makeNativeFixtures, markerLine } from './native-fixtures.ts'
 
 const root = resolve(import.meta.dirname, '../../..')
 const ko = join(root, 'build/native/fixture-kcov/kpc_fixture.ko')
@@ -33,11 +32,7 @@ before(() => {
   map = buildKcovMap(plan, [{ debugInfo: di, object: ko }])
 })
 
-function marker(name: string): number {
-  const i = readFileSync(source, 'utf8').split('\n').findIndex((l) => l.includes(`KPC:${name} */`))
-  assert.ok(i >= 0, `no marker KPC:${name}`)
-  return i + 1
-}
+const marker = (name: string): number => markerLine(source, name)
 
 const BASE = 0xffffffffc0100000n
 const sectionIndex = (name: string) => di.sections.findIndex((s) => s.name === name)

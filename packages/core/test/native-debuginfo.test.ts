@@ -13,7 +13,7 @@ import type { DebugFunction, DebugInfo } from '../src/debuginfo/types.ts'
 import { KprobecovError } from '../src/errors.ts'
 import { loadDebugInfo, parseDebugInfo } from '../src/native/debuginfo.ts'
 import { parseBuildIdNote } from '../src/device/system.ts'
-import { makeNativeFixtures } from './native-fixtures.ts'
+import { makeNativeFixtures, markerLine } from './native-fixtures.ts'
 
 const root = resolve(import.meta.dirname, '../../..')
 const fixtureDir = join(root, 'build/native/fixture')
@@ -34,13 +34,7 @@ after(() => {
   if (tmp) rmSync(tmp, { recursive: true, force: true })
 })
 
-// The line of the fixture marked "KPC:<name>" (followed by the comment end).
-function marker(name: string): number {
-  const lines = readFileSync(source, 'utf8').split('\n')
-  const i = lines.findIndex((l) => l.includes(`KPC:${name} */`))
-  assert.ok(i >= 0, `no marker KPC:${name}`)
-  return i + 1
-}
+const marker = (name: string): number => markerLine(source, name)
 
 function fnBySymbol(info: DebugInfo, symbol: string): number {
   const i = info.functions.findIndex((f) => f.symbol === symbol)

@@ -5,13 +5,12 @@
 import { test, before } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { DebugInfo } from '../src/debuginfo/types.ts'
 import { loadDebugInfo } from '../src/native/debuginfo.ts'
 import { planProbes } from '../src/plan/plan.ts'
 import type { Plan } from '../src/plan/types.ts'
-import { makeNativeFixtures } from './native-fixtures.ts'
+import { makeNativeFixtures, markerLine } from './native-fixtures.ts'
 
 const root = resolve(import.meta.dirname, '../../..')
 const fixtureDir = join(root, 'build/native/fixture-ibt')
@@ -26,11 +25,7 @@ before(() => {
   plan = planProbes([{ target: { name: 'kpc_ibt', granularity: 'branch' }, debugInfo: di }], { root })
 })
 
-function marker(name: string): number {
-  const i = readFileSync(source, 'utf8').split('\n').findIndex((l) => l.includes(`KPC:${name} */`))
-  assert.ok(i >= 0, `no marker KPC:${name}`)
-  return i + 1
-}
+const marker = (name: string): number => markerLine(source, name)
 
 const ENDBR64 = Buffer.from([0xf3, 0x0f, 0x1e, 0xfa])
 

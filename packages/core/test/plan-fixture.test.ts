@@ -3,14 +3,13 @@
 // from the fixture's "KPC:<name>" markers, so they stay exact when the code moves.
 import { test, before } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { DebugInfo } from '../src/debuginfo/types.ts'
 import { loadDebugInfo } from '../src/native/debuginfo.ts'
 import { planProbes } from '../src/plan/plan.ts'
 import type { Plan, PlanProbe } from '../src/plan/types.ts'
 import { toCoverageMap } from '../src/coverage/coverage-map.ts'
-import { makeNativeFixtures } from './native-fixtures.ts'
+import { makeNativeFixtures, markerLine } from './native-fixtures.ts'
 
 const root = resolve(import.meta.dirname, '../../..')
 const fixtureDir = join(root, 'build/native/fixture')
@@ -25,11 +24,7 @@ before(() => {
   plan = planProbes([{ target: { name: 'kpc_fixture', granularity: 'branch' }, debugInfo: di }], { root })
 })
 
-function marker(name: string): number {
-  const i = readFileSync(source, 'utf8').split('\n').findIndex((l) => l.includes(`KPC:${name} */`))
-  assert.ok(i >= 0, `no marker KPC:${name}`)
-  return i + 1
-}
+const marker = (name: string): number => markerLine(source, name)
 
 const lineSet = (p: PlanProbe) => new Set(p.lines.map(([, l]) => l))
 const proving = (p: Plan, line: number) => p.probes.filter((x) => x.lines.some(([, l]) => l === line))
