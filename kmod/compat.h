@@ -10,6 +10,7 @@
 #define KPROBECOV_COMPAT_H
 
 #include <linux/mm.h>
+#include <linux/uaccess.h>
 #include <linux/version.h>
 
 /*
@@ -48,6 +49,18 @@ static inline bool kpc_is_endbr(u32 val)
 #endif
 }
 #endif
+
+/* Whether kernel text at addr holds an ENDBR64 (kpc_is_endbr); false where unreadable. */
+static inline bool kpc_endbr_at(unsigned long addr)
+{
+#ifdef CONFIG_X86
+	u32 val;
+
+	return !copy_from_kernel_nofault(&val, (void *)addr, sizeof(val)) && kpc_is_endbr(val);
+#else
+	return false;
+#endif
+}
 
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 2, 0)
 #include <linux/sched/exec_state.h>

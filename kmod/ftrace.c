@@ -61,11 +61,8 @@ static unsigned long kpc_fentry_site(unsigned long addr)
 #ifdef CONFIG_X86
 	static const u8 nop5[] = { BYTES_NOP5 };
 	u8 insn[MCOUNT_INSN_SIZE];
-	u32 endbr;
 
-	if (copy_from_kernel_nofault(&endbr, (void *)addr, sizeof(endbr)))
-		return 0;
-	if (kpc_is_endbr(endbr))
+	if (kpc_endbr_at(addr))
 		addr += ENDBR_INSN_SIZE;
 	if (copy_from_kernel_nofault(insn, (void *)addr, sizeof(insn)))
 		return 0;

@@ -12,7 +12,6 @@
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/string.h>
-#include <linux/uaccess.h>
 
 #include "compat.h"
 #include "kprobecov.h"
@@ -28,15 +27,7 @@
  */
 static bool kpc_mid_endbr(const struct kpc_probe *p, unsigned long addr)
 {
-#ifdef CONFIG_X86
-	u32 insn;
-
-	if (!p->offset || copy_from_kernel_nofault(&insn, (void *)addr, sizeof(insn)))
-		return false;
-	return kpc_is_endbr(insn);
-#else
-	return false;
-#endif
+	return p->offset && kpc_endbr_at(addr);
 }
 
 /*
